@@ -1,0 +1,51 @@
+/**
+ * Topic names on both hops.
+ *
+ * ZeroMQ (ingester XPUB → gateway SUB) filters by byte prefix, so token topics are fixed width:
+ * `t` + the token as 4 bytes big-endian. Every token frame is exactly 5 bytes, so a subscription
+ * to token 12 can never match token 123 (a decimal text topic would). Ingester-wide messages use
+ * the one-byte topic `b`, which no token topic starts with.
+ *
+ * Messages on a token topic are either a tick `[topic, ltpJson, quoteJson, fullJson]` or a
+ * token-scoped event for every mode `[topic, json]` (status, notice).
+ *
+ * uWebSockets.js topics: one per token and mode, `<token>/<l|q|f>`.
+ */
+import { MODES, type Mode } from './tick.ts';
+
+export const TOKEN_TOPIC_PREFIX = 0x74; // 't'
+export const TOKEN_TOPIC_BYTES = 5;
+export const BROADCAST_TOPIC = Buffer.from('b');
+
+export function tokenTopic(token: number): Buffer {
+  const b = Buffer.allocUnsafe(TOKEN_TOPIC_BYTES);
+  b[0] = TOKEN_TOPIC_PREFIX;
+  b.writeUInt32BE(token, 1);
+  return b;
+}
+
+/** The token of a token topic frame, or undefined for any other frame. */
+export function tokenOfTopic(frame: Buffer): number | undefined {
+  if (frame.length !== TOKEN_TOPIC_BYTES || frame[0] !== TOKEN_TOPIC_PREFIX) return undefined;
+  return frame.readUInt32BE(1);
+}
+
+const MODE_LETTER: Record<Mode, string> = { ltp: 'l', quote: 'q', full: 'f' };
+const LETTER_MODE: Record<string, Mode> = { l: 'ltp', q: 'quote', f: 'full' };
+
+export function wsTopic(token: number, mode: Mode): string {
+  return `${token}/${MODE_LETTER[mode]}`;
+}
+
+/** The three uWS topics of a token, in MODES order; cached by callers on the hot path. */
+export function wsTopics(token: number): [string, string, string] {
+  return MODES.map((m) => wsTopic(token, m)) as [string, string, string];
+}
+
+export function parseWsTopic(topic: string): { token: number; mode: Mode } | undefined {
+  const slash = topic.indexOf('/');
+  if (slash < 1) return undefined;
+  const mode = LETTER_MODE[topic.slice(slash + 1)];
+  const token = Number(topic.slice(0, slash));
+  return mode && Number.isInteger(token) ? { token, mode } : undefined;
+}
