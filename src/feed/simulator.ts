@@ -95,6 +95,9 @@ export class Simulator {
   static async start(opts: SimulatorOptions, log: Logger): Promise<Simulator> {
     const sim = new Simulator(opts, log);
     sim.pub.sendHighWaterMark = 100_000;
+    // A PUB never blocks (it drops at the HWM); a zero send timeout makes every send complete
+    // synchronously, so sends never overlap ("socket is busy writing").
+    sim.pub.sendTimeout = 0;
     await sim.pub.bind(opts.bind);
     sim.run();
     log.info({ bind: opts.bind, tokens: opts.tokens, rate: opts.ratePerSec }, 'feed simulator started');

@@ -76,6 +76,7 @@ export class Ingester {
       }
     }
     ing.xpub.sendHighWaterMark = 100_000;
+    ing.xpub.sendTimeout = 0; // see send()
     // Every subscribe reaches us (so each joining gateway gets a prompt heartbeat); unsubscribes
     // arrive only when a topic's last subscriber leaves, which keeps `demand` exact.
     ing.xpub.verbosity = 'allSubs';
@@ -136,7 +137,10 @@ export class Ingester {
     this.stats.ticksOut++;
   }
 
-  /** Sends on the XPUB. PUB-type sends never block (they drop at the HWM), so no send queue. */
+  /**
+   * Sends on the XPUB. PUB-type sockets never block (they drop at a subscriber's HWM), and with a
+   * zero send timeout each send completes synchronously, so sends never overlap and need no queue.
+   */
   private send(frames: (Buffer | string)[]): void {
     if (this.closed) return;
     this.xpub.send(frames).catch((err: unknown) => {

@@ -1,0 +1,25 @@
+/**
+ * Password hashing with bcrypt (@node-rs/bcrypt, off the main thread). bcrypt reads at most 72
+ * bytes, so longer passwords are refused at the API instead of being silently truncated.
+ */
+import { hash, verify } from '@node-rs/bcrypt';
+
+export const BCRYPT_COST = 10;
+export const MIN_PASSWORD_BYTES = 8;
+export const MAX_PASSWORD_BYTES = 72;
+
+export function hashPassword(password: string): Promise<string> {
+  return hash(password, BCRYPT_COST);
+}
+
+// Verified against for unknown usernames so that a wrong username costs the same time as a
+// wrong password: the response timing must not reveal which usernames exist.
+const dummyHash = hash('tickgate-dummy-password', BCRYPT_COST);
+
+export async function verifyPassword(password: string, stored: string | undefined): Promise<boolean> {
+  if (stored === undefined) {
+    await verify(password, await dummyHash);
+    return false;
+  }
+  return verify(password, stored);
+}

@@ -1,0 +1,79 @@
+/**
+ * Login sessions in Redis. A session holds the user and the hash of its current refresh token and
+ * expires with it; deleting the key revokes the session everywhere (every access token carries the
+ * `sid`, and the gateway checks the session on the upgrade and on `auth`).
+ *
+ * Refresh tokens are `<sid>.<43 chars of base64url>` (256 random bits). Only their SHA-256 is
+ * stored, so a Redis dump does not hand out live credentials.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { Keys } from '../store/keys.ts';
+import type { User } from './users.ts';
+
+export interface Session { sid: string; userId: string; username: string }
+
+const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url');
+
+function newRefreshToken(sid: string): string {
+  return `${sid}.${randomBytes(32).toString('base64url')}`;
+}
+
+export function sidOfRefreshToken(token: string): string | undefined {
+  const m = /^([0-9a-f-]{36})\.[A-Za-z0-9_-]{43}$/.exec(token);
+  return m?.[1];
+}
+
+export async function createSession(redis: Redis, user: User, ttlS: number): Promise<{ sid: string; refreshToken: string }> {
+  const sid = randomUUID();
+  const refreshToken = newRefreshToken(sid);
+  await redis
+    .multi()
+    .hset(Keys.session(sid), { uid: user.id, username: user.username, rt: hashToken(refreshToken), created: Date.now() })
+    .expire(Keys.session(sid), ttlS)
+    .exec();
+  return { sid, refreshToken };
+}
+
+export async function getSession(redis: Redis, sid: string): Promise<Session | undefined> {
+  const [uid, username] = await redis.hmget(Keys.session(sid), 'uid', 'username');
+  return uid && username ? { sid, userId: uid, username } : undefined;
+}
+
+// Atomic consume-and-rotate. Returns 1 rotated, 0 unknown (expired, revoked, never issued),
+// -1 reuse of a rotated token: the session is deleted (RFC 9700 §4.14.2).
+const ROTATE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local current = redis.call('HGET', KEYS[1], 'rt')
+if current == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'rt', ARGV[2])
+  redis.call('SADD', KEYS[2], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+  return 1
+end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return -1
+end
+return 0`;
+
+export type RotateResult =
+  | { ok: true; session: Session; refreshToken: string }
+  | { ok: false; reason: 'invalid' }
+  | { ok: false; reason: 'reused'; sid: string };
+
+export async function rotateRefreshToken(redis: Redis, presented: string, ttlS: number): Promise<RotateResult> {
+  const sid = sidOfRefreshToken(presented);
+  if (!sid) return { ok: false, reason: 'invalid' };
+  const session = await getSession(redis, sid);
+  const next = newRefreshToken(sid);
+  const r = await redis.eval(ROTATE, 2, Keys.session(sid), Keys.sessionUsedRefresh(sid), hashToken(presented), hashToken(next), ttlS);
+  if (r === 1 && session) return { ok: true, session, refreshToken: next };
+  if (r === -1) return { ok: false, reason: 'reused', sid };
+  return { ok: false, reason: 'invalid' };
+}
+
+export async function deleteSession(redis: Redis, sid: string): Promise<boolean> {
+  return (await redis.del(Keys.session(sid), Keys.sessionUsedRefresh(sid))) > 0;
+}

@@ -1,0 +1,61 @@
+/**
+ * One gateway worker: the uWS app (HTTP API + /ws), its link to the ingester and its Redis
+ * client. Several workers may listen on the same port (uSockets sets SO_REUSEPORT on Linux).
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../../config/index.ts';
+import { AccessTokens } from '../auth/tokens.ts';
+import { CloseCodes } from '../protocol/close-codes.ts';
+import { connectRedis } from '../store/redis.ts';
+import type { GatewayContext } from './context.ts';
+import { IngestLink } from './ingest-link.ts';
+import { registerRoutes } from './routes.ts';
+import { registerSockets, SocketRegistry } from './sockets.ts';
+import { assertNativeUws, uws, type us_listen_socket } from './uws.ts';
+
+export interface Gateway {
+  port: number;
+  ctx: GatewayContext;
+  registry: SocketRegistry;
+  close(): Promise<void>;
+}
+
+export async function startGateway(config: Config, jwtSecret: string, log: Logger): Promise<Gateway> {
+  assertNativeUws();
+  if (!config.redisUrl) throw new Error('REDIS_URL is required for a gateway (`tickgate start` runs an embedded Redis)');
+  const app = uws.App();
+  const redis = connectRedis(config.redisUrl, log, 'gateway');
+  const link = new IngestLink(app, config.ingestBind, log);
+  const ctx: GatewayContext = {
+    config, app, redis, link, log,
+    tokens: new AccessTokens(jwtSecret, config.accessTtlS),
+    workerId: String(process.pid),
+  };
+  const registry = new SocketRegistry();
+  registerSockets(ctx, registry);
+  registerRoutes(ctx);
+  link.start();
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
+  });
+  const port = uws.us_socket_local_port(listenSocket as never);
+  log.info({ host: config.host, port, ingest: config.ingestBind }, 'gateway listening');
+
+  let closed = false;
+  return {
+    port, ctx, registry,
+    async close() {
+      if (closed) return;
+      closed = true;
+      uws.us_listen_socket_close(listenSocket);
+      for (const set of [...registry.bySession.values()]) {
+        for (const ws of [...set]) {
+          if (!ws.getUserData().closed) ws.end(CloseCodes.goingAway.code, CloseCodes.goingAway.reason);
+        }
+      }
+      link.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

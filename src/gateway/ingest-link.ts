@@ -1,0 +1,148 @@
+/**
+ * A gateway worker's link to the ingester: one ZeroMQ SUB connected to INGEST_BIND.
+ *
+ * It subscribes a token exactly while some local socket wants it, in any mode: uWS reports
+ * every topic's subscriber count through its `subscription` handler, and the link turns the first
+ * subscriber of a token and the last one leaving into ZeroMQ subscribe / unsubscribe. The ingester
+ * therefore sends this worker only the tokens its clients want.
+ *
+ * The tick path: a 4-frame message `[topic, ltp, quote, full]` is published, bytes untouched, to
+ * the token's three uWS topics. No JSON work, no actor, no per-recipient work.
+ */
+import * as zmq from 'zeromq';
+import type { Logger } from 'pino';
+import { BROADCAST_TOPIC, parseWsTopic, tokenOfTopic, tokenTopic, wsTopics } from '../protocol/topics.ts';
+import { MODES, type Mode } from '../protocol/tick.ts';
+import type { TemplatedApp } from './uws.ts';
+
+/** The link reports "up" while an ingester heartbeat arrived within this window. */
+const LINK_FRESH_MS = 3_500;
+
+interface TokenEntry {
+  /** Local subscribers over all modes. */
+  count: number;
+  topics: [string, string, string];
+  /** The newest tick's encodings, per mode (MODES order), while subscribed. */
+  latest: [Buffer, Buffer, Buffer] | undefined;
+}
+
+export interface BroadcastMessage { type: string; [k: string]: unknown }
+
+export class IngestLink {
+  epoch: string | undefined;
+  ticksIn = 0;
+  private lastHeartbeatAt = 0;
+  private readonly sub = new zmq.Subscriber();
+  private readonly tokens = new Map<number, TokenEntry>();
+  private closed = false;
+  private readonly heartbeatWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly app: TemplatedApp,
+    private readonly endpoint: string,
+    private readonly log: Logger,
+    private readonly onBroadcast: (msg: BroadcastMessage) => void = () => {},
+  ) {}
+
+  start(): void {
+    this.sub.receiveHighWaterMark = 100_000;
+    this.sub.connect(this.endpoint);
+    this.sub.subscribe(BROADCAST_TOPIC);
+    void this.loop();
+  }
+
+  get up(): boolean {
+    return Date.now() - this.lastHeartbeatAt < LINK_FRESH_MS;
+  }
+
+  /** Resolves at the next ingester heartbeat (bounded by `timeoutMs`). */
+  waitUp(timeoutMs: number): Promise<boolean> {
+    if (this.up) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.heartbeatWaiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Tokens this worker currently forwards. */
+  get subscribedTokens(): number[] {
+    return [...this.tokens.keys()];
+  }
+
+  /** The newest tick of a token in one mode, if this worker is subscribed and has seen one. */
+  latest(token: number, mode: Mode): Buffer | undefined {
+    return this.tokens.get(token)?.latest?.[MODES.indexOf(mode)];
+  }
+
+  /** uWS `subscription` handler: called with the new and old subscriber count of a topic. */
+  onTopicCount(topic: string, newCount: number, oldCount: number): void {
+    const parsed = parseWsTopic(topic);
+    if (!parsed) return;
+    const delta = newCount - oldCount;
+    let entry = this.tokens.get(parsed.token);
+    if (!entry) {
+      if (delta <= 0) return;
+      entry = { count: 0, topics: wsTopics(parsed.token), latest: undefined };
+      this.tokens.set(parsed.token, entry);
+    }
+    const before = entry.count;
+    entry.count += delta;
+    if (before === 0 && entry.count > 0) this.sub.subscribe(tokenTopic(parsed.token));
+    else if (before > 0 && entry.count <= 0) {
+      this.tokens.delete(parsed.token);
+      if (!this.closed) this.sub.unsubscribe(tokenTopic(parsed.token));
+    }
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      for await (const frames of this.sub) this.onMessage(frames);
+    } catch (err) {
+      if (!this.closed) this.log.fatal({ err }, 'ingest link failed');
+    }
+  }
+
+  private onMessage(frames: Buffer[]): void {
+    const topic = frames[0]!;
+    const token = tokenOfTopic(topic);
+    if (token !== undefined) {
+      const entry = this.tokens.get(token);
+      if (!entry) return; // raced with an unsubscribe
+      if (frames.length === 4) {
+        this.ticksIn++;
+        entry.latest = [frames[1]!, frames[2]!, frames[3]!];
+        this.app.publish(entry.topics[0], frames[1]!);
+        this.app.publish(entry.topics[1], frames[2]!);
+        this.app.publish(entry.topics[2], frames[3]!);
+      } else if (frames.length === 2) {
+        // A token-scoped event (status, notice): the same bytes for every mode.
+        for (const t of entry.topics) this.app.publish(t, frames[1]!);
+      }
+      return;
+    }
+    if (topic.equals(BROADCAST_TOPIC) && frames.length === 2) {
+      let msg: BroadcastMessage;
+      try {
+        msg = JSON.parse(frames[1]!.toString('utf8')) as BroadcastMessage;
+      } catch {
+        this.log.warn('unreadable broadcast from the ingester');
+        return;
+      }
+      if (msg.type === 'hb') {
+        this.lastHeartbeatAt = Date.now();
+        if (typeof msg.epoch === 'string') this.epoch = msg.epoch;
+        for (const w of this.heartbeatWaiters.splice(0)) w();
+        return;
+      }
+      this.onBroadcast(msg);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.sub.close();
+  }
+}

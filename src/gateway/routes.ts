@@ -1,0 +1,157 @@
+/**
+ * The HTTP API (§5). Every handler copies what it needs out of the request synchronously (uWS
+ * requests are stack-allocated and die at the first await), answers through `Reply`, and maps
+ * infrastructure failures to 503 rather than letting a request hang or crash the worker.
+ */
+import { z } from 'zod';
+import { hashPassword, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, verifyPassword } from '../auth/passwords.ts';
+import { createSession, getSession } from '../auth/sessions.ts';
+import { createUser, findUser, USERNAME_RE } from '../auth/users.ts';
+import { Keys } from '../store/keys.ts';
+import type { Tick } from '../protocol/tick.ts';
+import type { GatewayContext } from './context.ts';
+import { bearerToken, readJsonBody, Reply } from './http.ts';
+import type { HttpRequest, HttpResponse } from './uws.ts';
+
+const credentials = z.object({
+  username: z.string().regex(USERNAME_RE, 'username must be 3–32 characters of A–Z, a–z, 0–9, _ . -'),
+  password: z.string().refine(
+    (p) => Buffer.byteLength(p, 'utf8') >= MIN_PASSWORD_BYTES && Buffer.byteLength(p, 'utf8') <= MAX_PASSWORD_BYTES,
+    `password must be ${MIN_PASSWORD_BYTES}–${MAX_PASSWORD_BYTES} bytes of UTF-8`,
+  ),
+});
+
+/** A handler after the synchronous part: the request's headers are already copied out. */
+type Handler = (reply: Reply, h: RequestInfo) => Promise<void>;
+
+export interface RequestInfo {
+  authorization: string;
+  contentType: string;
+  contentLength: string;
+  ip: string;
+}
+
+function copyRequest(res: HttpResponse, req: HttpRequest): RequestInfo {
+  return {
+    authorization: req.getHeader('authorization'),
+    contentType: req.getHeader('content-type'),
+    contentLength: req.getHeader('content-length'),
+    ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+  };
+}
+
+/** Wraps an async handler: Redis trouble becomes 503, anything else 500, never an unhandled rejection. */
+function route(ctx: GatewayContext, handler: Handler) {
+  return (res: HttpResponse, req: HttpRequest) => {
+    const reply = new Reply(res);
+    const info = copyRequest(res, req);
+    handler(reply, info).catch((err: unknown) => {
+      if (isRedisUnavailable(err)) {
+        ctx.log.warn({ err: (err as Error).message }, 'redis unavailable during request');
+        reply.error('unavailable');
+      } else {
+        ctx.log.error({ err }, 'request failed');
+        reply.error('internal');
+      }
+    });
+  };
+}
+
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return /Stream isn't writeable|enableOfflineQueue|Command timed out|Connection is closed|ECONNREFUSED|MaxRetriesPerRequest|Reached the max retries/i
+    .test(err.message);
+}
+
+async function body<T>(ctx: GatewayContext, reply: Reply, info: RequestInfo, schema: z.ZodType<T>): Promise<T | undefined> {
+  const r = await readJsonBody(reply, info.contentType, info.contentLength, ctx.config.bodyLimitBytes);
+  if (!r.ok) {
+    reply.error(r.code, r.message);
+    return undefined;
+  }
+  const parsed = schema.safeParse(r.value);
+  if (!parsed.success) {
+    reply.error('invalid_body', parsed.error.issues.map((i) => i.message).join('; '));
+    return undefined;
+  }
+  return parsed.data;
+}
+
+/** The caller's session from a Bearer access token, or a 401 already sent. */
+export async function authenticate(ctx: GatewayContext, reply: Reply, info: RequestInfo) {
+  const token = bearerToken(info.authorization);
+  const verified = token ? await ctx.tokens.verify(token) : undefined;
+  if (!verified?.ok) {
+    reply.error('unauthorized', undefined, { 'www-authenticate': 'Bearer' });
+    return undefined;
+  }
+  const session = await getSession(ctx.redis, verified.claims.sid);
+  if (!session || session.userId !== verified.claims.sub) {
+    reply.error('unauthorized', 'the session has ended', { 'www-authenticate': 'Bearer' });
+    return undefined;
+  }
+  return session;
+}
+
+async function loginResponse(ctx: GatewayContext, userId: string, sid: string, refreshToken: string) {
+  const access = await ctx.tokens.issue(userId, sid);
+  return { access_token: access.token, refresh_token: refreshToken, token_type: 'Bearer', expires_in: access.expiresIn };
+}
+
+export function registerRoutes(ctx: GatewayContext): void {
+  const { app, redis, config } = ctx;
+
+  app.post('/api/auth/register', route(ctx, async (reply, info) => {
+    const creds = await body(ctx, reply, info, credentials);
+    if (!creds) return;
+    const user = await createUser(redis, creds.username, await hashPassword(creds.password));
+    if (user === 'taken') return reply.error('username_taken');
+    ctx.log.info({ user: user.username }, 'user registered');
+    reply.json(201, { id: user.id, username: user.username });
+  }));
+
+  app.post('/api/auth/login', route(ctx, async (reply, info) => {
+    // Login accepts any strings: the rules apply to registration, and a uniform 401 reveals nothing.
+    const creds = await body(ctx, reply, info, z.object({ username: z.string().max(256), password: z.string().max(1024) }));
+    if (!creds) return;
+    const user = USERNAME_RE.test(creds.username) ? await findUser(redis, creds.username) : undefined;
+    const ok = await verifyPassword(creds.password, user?.pwHash);
+    if (!ok || !user) return reply.error('invalid_credentials');
+    const { sid, refreshToken } = await createSession(redis, user, config.refreshTtlS);
+    reply.json(200, await loginResponse(ctx, user.id, sid, refreshToken));
+  }));
+
+  app.get('/api/me', route(ctx, async (reply, info) => {
+    const session = await authenticate(ctx, reply, info);
+    if (session) reply.json(200, { id: session.userId, username: session.username });
+  }));
+
+  app.get('/api/instruments', route(ctx, async (reply) => {
+    const all = await redis.hgetall(Keys.lastTicks);
+    const now = Date.now();
+    const out = Object.values(all).flatMap((json) => {
+      try {
+        const t = JSON.parse(json) as Tick;
+        return [{ token: t.token, ltp: t.ltp, ts: t.ts, state: now - t.ts > config.staleMs ? 'stale' : 'live' }];
+      } catch {
+        return [];
+      }
+    });
+    out.sort((a, b) => a.token - b.token);
+    reply.json(200, out);
+  }));
+
+  app.get('/healthz', (res) => new Reply(res).json(200, { status: 'ok' }));
+
+  app.get('/readyz', (res) => {
+    const down: string[] = [];
+    if (redis.status !== 'ready') down.push('redis');
+    if (!ctx.link.up) down.push('ingester');
+    const reply = new Reply(res);
+    if (down.length === 0) reply.json(200, { status: 'ready' });
+    else reply.json(503, { status: 'unavailable', down });
+  });
+
+  app.any('/api/*', (res) => new Reply(res).error('not_found'));
+  app.any('/*', (res) => new Reply(res).error('not_found'));
+}

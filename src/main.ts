@@ -1,0 +1,117 @@
+/**
+ * `tickgate <role>`: picks a role and runs it until SIGINT/SIGTERM, then shuts it down cleanly.
+ * Configuration errors and missing prerequisites end the process with one readable line.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, load, readConfigFiles, type Config } from '../config/index.ts';
+import { resolveJwtSecret } from './auth/secret.ts';
+import { Simulator } from './feed/simulator.ts';
+import { startGateway } from './gateway/gateway.ts';
+import { Ingester } from './ingester/ingester.ts';
+import { createLogger } from './log.ts';
+import { RedisNotInstalledError } from './start/embedded-redis.ts';
+import { runStart } from './start/supervisor.ts';
+import { connectRedis, waitReady } from './store/redis.ts';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const DATA_DIR = path.join(PROJECT_ROOT, '.data');
+
+const ROLES: Record<string, { about: string; run: (config: Config) => Promise<() => Promise<void>> }> = {
+  start: { about: 'everything on one machine: redis (embedded), feed simulator, ingester, gateway workers', run: (c) => runStart(c, DATA_DIR) },
+  feed: { about: 'the random-walk market-data simulator (ZeroMQ PUB at FEED_BIND)', run: runFeed },
+  ingester: { about: 'feed SUB → validate → seq → XPUB at INGEST_BIND', run: runIngester },
+  gateway: { about: 'one gateway worker: HTTP API and WebSocket on HOST:PORT', run: runGateway },
+};
+
+function usage(): string {
+  const lines = Object.entries(ROLES).map(([r, { about }]) => `  ${r.padEnd(10)} ${about}`);
+  return `usage: tickgate <role>\n\nroles:\n${lines.join('\n')}\n\nConfiguration comes from environment variables (see README).`;
+}
+
+async function runFeed(config: Config) {
+  const log = createLogger(config.logLevel, 'feed');
+  const sim = await Simulator.start({ bind: config.feedBind, tokens: config.simTokens, ratePerSec: config.simRate }, log);
+  return async () => sim.close();
+}
+
+function requireRedisUrl(config: Config, role: string): string {
+  if (!config.redisUrl) throw new ConfigError([`REDIS_URL: required for \`tickgate ${role}\` (\`tickgate start\` runs an embedded Redis)`]);
+  return config.redisUrl;
+}
+
+async function runIngester(config: Config) {
+  const log = createLogger(config.logLevel, 'ingester');
+  const redis = connectRedis(requireRedisUrl(config, 'ingester'), log, 'ingester');
+  await waitReady(redis, 15_000);
+  const ing = await Ingester.start(config, redis, log);
+  return async () => {
+    await ing.close();
+    await redis.quit().catch(() => redis.disconnect());
+  };
+}
+
+async function runGateway(config: Config) {
+  const log = createLogger(config.logLevel, 'gateway');
+  requireRedisUrl(config, 'gateway');
+  const gw = await startGateway(config, resolveJwtSecret(config, DATA_DIR), log);
+  return () => gw.close();
+}
+
+async function main(argv: string[]): Promise<number> {
+  const role = argv[0];
+  if (!role || role === '--help' || role === '-h' || role === 'help') {
+    console.log(usage());
+    return role ? 0 : 2;
+  }
+  const entry = ROLES[role];
+  if (!entry) {
+    console.error(`tickgate: unknown role "${role}"\n\n${usage()}`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = load(process.env, readConfigFiles());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`tickgate ${role}: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  let stop: () => Promise<void>;
+  try {
+    stop = await entry.run(config);
+  } catch (err) {
+    if (err instanceof RedisNotInstalledError || err instanceof ConfigError) {
+      console.error(`tickgate ${role}: ${err.message}`);
+      return 2;
+    }
+    console.error(`tickgate ${role}: failed to start: ${(err as Error).message}`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          console.error(`tickgate ${role}: error while stopping after ${sig}: ${(err as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
