@@ -1,0 +1,178 @@
+/**
+ * A whole tickgate in the test process: its own redis-server, ZeroMQ endpoints under a temp dir
+ * (ipc://), an ingester and a gateway on port 0. Optionally the simulator; otherwise the test
+ * publishes its own feed. Everything is torn down by `t.after`.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import * as zmq from 'zeromq';
+import { load, type Config } from '../../config/index.ts';
+import { Simulator } from '../../src/feed/simulator.ts';
+import { startGateway, type Gateway } from '../../src/gateway/gateway.ts';
+import { Ingester } from '../../src/ingester/ingester.ts';
+import { createLogger } from '../../src/log.ts';
+import type { EmbeddedRedis } from '../../src/start/embedded-redis.ts';
+import { connectRedis, waitReady } from '../../src/store/redis.ts';
+import { startTestRedis } from './redis.ts';
+import { TestClient } from './ws-client.ts';
+import { until } from './wait.ts';
+
+export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
+
+type After = { after: (fn: () => unknown) => void };
+
+export interface SystemOptions {
+  env?: Record<string, string>;
+  simulator?: boolean;
+  /** Start no gateway (tests that start their own). */
+  gateways?: number;
+}
+
+export interface System {
+  config: Config;
+  dir: string;
+  redisServer: EmbeddedRedis;
+  redis: Redis;
+  ingester: Ingester;
+  gateways: Gateway[];
+  simulator?: Simulator;
+  /** The feed endpoint tests may bind their own publisher to (when the simulator is off). */
+  feedEndpoint: string;
+  baseUrl: string;
+  wsUrl: string;
+  http(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Registers and logs in a fresh user; returns its tokens. */
+  user(name?: string, password?: string): Promise<{ username: string; password: string; access: string; refresh: string }>;
+  connect(access: string, gateway?: number): Promise<TestClient>;
+  startGateway(): Promise<Gateway>;
+}
+
+let userSeq = 0;
+
+/** Collects teardown steps and runs them last-in first-out in one `after` hook. */
+export function lifo(t: After): After {
+  const steps: (() => unknown)[] = [];
+  t.after(async () => {
+    for (const step of steps.reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        console.error('teardown step failed:', err);
+      }
+    }
+  });
+  return { after: (fn) => steps.push(fn) };
+}
+
+export async function startSystem(outer: After, opts: SystemOptions = {}): Promise<System> {
+  const t = lifo(outer);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickgate-test-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const redisServer = await startTestRedis(t);
+  const feedEndpoint = `ipc://${dir}/feed.sock`;
+  const config = load({
+    REDIS_URL: redisServer.url,
+    JWT_SECRET: TEST_JWT_SECRET,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    FEED_BIND: feedEndpoint,
+    FEED_ENDPOINTS: feedEndpoint,
+    INGEST_BIND: `ipc://${dir}/ingest.sock`,
+    CONTROL_BIND: `ipc://${dir}/control.sock`,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    SIM_TOKENS: '20',
+    SIM_RATE: '400',
+    ...opts.env,
+  });
+  const log = createLogger(config.logLevel, 'test');
+  const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
+  redis.on('error', () => {}); // tests that stop Redis see the failures through commands
+  t.after(() => redis.disconnect());
+  const ingRedis = connectRedis(redisServer.url, log, 'ingester');
+  await waitReady(ingRedis);
+  const ingester = await Ingester.start(config, ingRedis, log);
+  t.after(async () => {
+    await ingester.close();
+    ingRedis.disconnect();
+  });
+  let simulator: Simulator | undefined;
+  if (opts.simulator) {
+    simulator = await Simulator.start({ bind: feedEndpoint, tokens: config.simTokens, ratePerSec: config.simRate }, log);
+    t.after(() => simulator!.close());
+  }
+  const gateways: Gateway[] = [];
+  const startOne = async () => {
+    const gw = await startGateway(config, TEST_JWT_SECRET, log);
+    t.after(() => gw.close());
+    // Ready = Redis connected and an ingester heartbeat seen, so the link's SUB is live.
+    await until('gateway ready', () => gw.ctx.redis.status === 'ready' && gw.ctx.link.up, 10_000);
+    gateways.push(gw);
+    return gw;
+  };
+  for (let i = 0; i < (opts.gateways ?? 1); i++) await startOne();
+
+  const baseUrl = () => `http://127.0.0.1:${gateways[0]!.port}`;
+  const sys: System = {
+    config, dir, redisServer, redis, ingester, gateways, simulator, feedEndpoint,
+    get baseUrl() { return baseUrl(); },
+    get wsUrl() { return `ws://127.0.0.1:${gateways[0]!.port}/ws`; },
+    async http(method, p, body, token) {
+      const headers: Record<string, string> = {};
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      if (token) headers.authorization = `Bearer ${token}`;
+      const r = await fetch(baseUrl() + p, {
+        method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await r.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON; keep the text
+      }
+      return { status: r.status, body: parsed, headers: r.headers };
+    },
+    async user(name, password = 'correct-horse-battery') {
+      const username = name ?? `user_${process.pid}_${++userSeq}`;
+      const reg = await sys.http('POST', '/api/auth/register', { username, password });
+      if (reg.status !== 201) throw new Error(`register ${username}: ${reg.status} ${JSON.stringify(reg.body)}`);
+      const login = await sys.http('POST', '/api/auth/login', { username, password });
+      if (login.status !== 200) throw new Error(`login ${username}: ${login.status} ${JSON.stringify(login.body)}`);
+      return { username, password, access: login.body.access_token, refresh: login.body.refresh_token };
+    },
+    async connect(access, gateway = 0) {
+      const c = await TestClient.connect(`ws://127.0.0.1:${gateways[gateway]!.port}/ws?access_token=${access}`);
+      t.after(() => c.ws.terminate());
+      await c.nextOfType('welcome');
+      return c;
+    },
+    startGateway: startOne,
+  };
+  return sys;
+}
+
+/** Resolves once the ingester sees a gateway subscribed to `token` (its XPUB got the subscription). */
+export function untilDemand(sys: Pick<System, 'ingester'>, token: number, present = true) {
+  return until(`ingester demand for ${token} to be ${present}`, () => sys.ingester.demand.has(token) === present);
+}
+
+/**
+ * A stand-in exchange adapter: an XPUB bound at the feed endpoint. XPUB rather than PUB so the test
+ * can wait until the ingester's subscription is live instead of sleeping (ZeroMQ slow joiner).
+ */
+export async function startTestFeed(t: After, endpoint: string) {
+  const pub = new zmq.XPublisher();
+  pub.sendTimeout = 0;
+  await pub.bind(endpoint);
+  t.after(() => pub.close());
+  const [sub] = await pub.receive(); // the ingester's subscribe message (0x01 + empty prefix)
+  if (!sub || sub[0] !== 1) throw new Error('expected a subscription message from the ingester');
+  return {
+    send(frames: (string | Buffer)[] | string) {
+      return pub.send(frames);
+    },
+  };
+}
