@@ -128,7 +128,7 @@ export const schema = {
     env: 'ALLOWED_ORIGINS', default: undefined, defaultDoc: 'unset: any origin matching the Host',
     doc: 'comma list of origins allowed to open sockets; requests without `Origin` are not refused for that', parse: list,
   },
-  accessTtlS: { env: 'ACCESS_TTL_S', default: '900', doc: 'access-token lifetime in seconds', parse: int(5, 86_400) },
+  accessTtlS: { env: 'ACCESS_TTL_S', default: '900', doc: 'access-token lifetime in seconds', parse: int(2, 86_400) },
   refreshTtlS: { env: 'REFRESH_TTL_S', default: '2592000', doc: 'refresh-token (session) lifetime in seconds', parse: int(60, 31_536_000) },
   reauthLeadMs: {
     env: 'REAUTH_LEAD_MS', default: '30000', doc: 'how long before access-token expiry a socket gets `reauth`', parse: int(0, 86_400_000),
@@ -154,6 +154,9 @@ export const schema = {
     env: 'SLOW_CLOSE_MS', default: '10000', doc: 'a socket still behind after this long while conflating is closed 4009', parse: int(100, 600_000),
   },
   historySize: { env: 'HISTORY_SIZE', default: '1000', doc: 'ticks kept per token for recovery', parse: int(0, 1_000_000) },
+  dataDir: {
+    env: 'DATA_DIR', default: '.data', doc: 'where `tickgate start` keeps the embedded Redis data and the generated JWT key (relative to the project)', parse: nonEmpty,
+  },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino log level', parse: logLevel },
 } satisfies Record<string, Setting<unknown>>;
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, load, readConfigFiles, type Config } from '../config/index.ts';
 import { resolveJwtSecret } from './auth/secret.ts';
+import { runCtl } from './ctl/ctl.ts';
 import { Simulator } from './feed/simulator.ts';
 import { startGateway } from './gateway/gateway.ts';
 import { Ingester } from './ingester/ingester.ts';
@@ -14,18 +15,25 @@ import { RedisNotInstalledError } from './start/embedded-redis.ts';
 import { runStart } from './start/supervisor.ts';
 import { connectRedis, waitReady } from './store/redis.ts';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const DATA_DIR = path.join(PROJECT_ROOT, '.data');
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dataDir = (config: Config) => path.resolve(PROJECT_ROOT, config.dataDir);
 
 const ROLES: Record<string, { about: string; run: (config: Config) => Promise<() => Promise<void>> }> = {
-  start: { about: 'everything on one machine: redis (embedded), feed simulator, ingester, gateway workers', run: (c) => runStart(c, DATA_DIR) },
+  start: { about: 'everything on one machine: redis (embedded), feed simulator, ingester, gateway workers', run: (c) => runStart(c, dataDir(c)) },
   feed: { about: 'the random-walk market-data simulator (ZeroMQ PUB at FEED_BIND)', run: runFeed },
   ingester: { about: 'feed SUB → validate → seq → XPUB at INGEST_BIND', run: runIngester },
   gateway: { about: 'one gateway worker: HTTP API and WebSocket on HOST:PORT', run: runGateway },
 };
 
+/** Roles that do one thing and exit with their own status instead of running until a signal. */
+const ONE_SHOT_ROLES: Record<string, { about: string; run: (config: Config, args: string[]) => Promise<number> }> = {
+  ctl: { about: 'control the ingester: pause, resume, status, demand, notify, announce, disconnect', run: (c, args) => runCtl(args, c.controlBind) },
+  // Loaded only when asked for: the other roles need none of the bench's code.
+  bench: { about: 'run the benchmark scenarios, print a table, write bench/results/<date>.json', run: async (_c, args) => (await import('./bench/cli.ts')).runBenchCli(args) },
+};
+
 function usage(): string {
-  const lines = Object.entries(ROLES).map(([r, { about }]) => `  ${r.padEnd(10)} ${about}`);
+  const lines = [...Object.entries(ROLES), ...Object.entries(ONE_SHOT_ROLES)].map(([r, { about }]) => `  ${r.padEnd(10)} ${about}`);
   return `usage: tickgate <role>\n\nroles:\n${lines.join('\n')}\n\nConfiguration comes from environment variables (see README).`;
 }
 
@@ -54,7 +62,7 @@ async function runIngester(config: Config) {
 async function runGateway(config: Config) {
   const log = createLogger(config.logLevel, 'gateway');
   requireRedisUrl(config, 'gateway');
-  const gw = await startGateway(config, resolveJwtSecret(config, DATA_DIR), log);
+  const gw = await startGateway(config, resolveJwtSecret(config, dataDir(config)), log);
   return () => gw.close();
 }
 
@@ -65,7 +73,8 @@ async function main(argv: string[]): Promise<number> {
     return role ? 0 : 2;
   }
   const entry = ROLES[role];
-  if (!entry) {
+  const oneShot = ONE_SHOT_ROLES[role];
+  if (!entry && !oneShot) {
     console.error(`tickgate: unknown role "${role}"\n\n${usage()}`);
     return 2;
   }
@@ -79,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  if (!entry) return oneShot!.run(config, argv.slice(1));
   let stop: () => Promise<void>;
   try {
     stop = await entry.run(config);

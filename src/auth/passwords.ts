@@ -17,7 +17,10 @@ export function hashPassword(password: string): Promise<string> {
 const dummyHash = hash('tickgate-dummy-password', BCRYPT_COST);
 
 export async function verifyPassword(password: string, stored: string | undefined): Promise<boolean> {
-  if (stored === undefined) {
+  // bcrypt would compare only the first 72 bytes, so "the password + anything" would log in.
+  // No stored password is longer (registration refuses them): such a guess is simply wrong, and
+  // costs the same bcrypt time as any other wrong guess.
+  if (stored === undefined || Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES) {
     await verify(password, await dummyHash);
     return false;
   }

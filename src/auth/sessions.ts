@@ -40,17 +40,20 @@ export async function getSession(redis: Redis, sid: string): Promise<Session | u
   return uid && username ? { sid, userId: uid, username } : undefined;
 }
 
-// Atomic consume-and-rotate. Returns 1 rotated, 0 unknown (expired, revoked, never issued),
-// -1 reuse of a rotated token: the session is deleted (RFC 9700 §4.14.2).
+// Atomic consume-and-rotate: the check of the presented token and the swap happen in one script,
+// so two refreshes racing with the same token (on any workers) cannot both succeed. Returns
+// {1, uid, username} rotated, 0 unknown (expired, revoked, never issued), -1 reuse of a token
+// already rotated out: the whole session is deleted (RFC 9700 §4.14.2). The user comes from the
+// same script so a revocation between a read and the swap cannot slip through.
 const ROTATE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local current = redis.call('HGET', KEYS[1], 'rt')
-if current == ARGV[1] then
+local s = redis.call('HMGET', KEYS[1], 'rt', 'uid', 'username')
+if s[1] == ARGV[1] then
   redis.call('HSET', KEYS[1], 'rt', ARGV[2])
   redis.call('SADD', KEYS[2], ARGV[1])
   redis.call('EXPIRE', KEYS[1], ARGV[3])
   redis.call('EXPIRE', KEYS[2], ARGV[3])
-  return 1
+  return {1, s[2], s[3]}
 end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
   redis.call('DEL', KEYS[1], KEYS[2])
@@ -63,13 +66,23 @@ export type RotateResult =
   | { ok: false; reason: 'invalid' }
   | { ok: false; reason: 'reused'; sid: string };
 
+/**
+ * Consumes `presented` and returns its successor. Throws when Redis is unavailable or the command
+ * times out. After a timeout the outcome is unknown: the script may or may not have run (ioredis
+ * never resends it; with `maxRetriesPerRequest: 0` a dropped connection rejects it). Callers answer
+ * 503 and do not guess. A client that retries with the same token then either succeeds (the
+ * script never ran) or is treated as reuse and loses the session (it ran): a retry cannot be told
+ * apart from a concurrent second use, and letting it through would also let a thief's copy
+ * through, so the client logs in again. See docs/security.md.
+ */
 export async function rotateRefreshToken(redis: Redis, presented: string, ttlS: number): Promise<RotateResult> {
   const sid = sidOfRefreshToken(presented);
   if (!sid) return { ok: false, reason: 'invalid' };
-  const session = await getSession(redis, sid);
   const next = newRefreshToken(sid);
   const r = await redis.eval(ROTATE, 2, Keys.session(sid), Keys.sessionUsedRefresh(sid), hashToken(presented), hashToken(next), ttlS);
-  if (r === 1 && session) return { ok: true, session, refreshToken: next };
+  if (Array.isArray(r) && r[0] === 1 && typeof r[1] === 'string' && typeof r[2] === 'string') {
+    return { ok: true, session: { sid, userId: r[1], username: r[2] }, refreshToken: next };
+  }
   if (r === -1) return { ok: false, reason: 'reused', sid };
   return { ok: false, reason: 'invalid' };
 }

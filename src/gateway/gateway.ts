@@ -7,9 +7,13 @@ import type { Config } from '../../config/index.ts';
 import { AccessTokens } from '../auth/tokens.ts';
 import { CloseCodes } from '../protocol/close-codes.ts';
 import { connectRedis } from '../store/redis.ts';
+import { Bus } from './bus.ts';
 import type { GatewayContext } from './context.ts';
 import { IngestLink } from './ingest-link.ts';
+import { handleOperatorBroadcast } from './operator-actions.ts';
 import { registerRoutes } from './routes.ts';
+import { registerSessionRoutes } from './session-routes.ts';
+import { SessionSockets } from './session-sockets.ts';
 import { registerSockets, SocketRegistry } from './sockets.ts';
 import { assertNativeUws, uws, type us_listen_socket } from './uws.ts';
 
@@ -25,16 +29,24 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
   if (!config.redisUrl) throw new Error('REDIS_URL is required for a gateway (`tickgate start` runs an embedded Redis)');
   const app = uws.App();
   const redis = connectRedis(config.redisUrl, log, 'gateway');
-  const link = new IngestLink(app, config.ingestBind, log);
+  // Operator broadcasts (notify, announce, disconnect) act on this worker's sockets; they can only
+  // arrive after link.start(), when `registry` exists.
+  const link = new IngestLink(app, config.ingestBind, log, (msg) => handleOperatorBroadcast(registry, msg, log));
+  const registry = new SocketRegistry();
+  const sessionSockets = new SessionSockets(redis, registry, config.maxSocketsPerUser, log);
+  // A bus that was down may have missed revocations: re-check the local sessions at once.
+  const bus = new Bus(config.redisUrl, redis, registry, log, () => void sessionSockets.renew());
   const ctx: GatewayContext = {
     config, app, redis, link, log,
     tokens: new AccessTokens(jwtSecret, config.accessTtlS),
     workerId: String(process.pid),
+    bus, sessionSockets,
   };
-  const registry = new SocketRegistry();
   registerSockets(ctx, registry);
+  registerSessionRoutes(ctx);
   registerRoutes(ctx);
   link.start();
+  sessionSockets.start();
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
@@ -49,12 +61,12 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
       if (closed) return;
       closed = true;
       uws.us_listen_socket_close(listenSocket);
-      for (const set of [...registry.bySession.values()]) {
-        for (const ws of [...set]) {
-          if (!ws.getUserData().closed) ws.end(CloseCodes.goingAway.code, CloseCodes.goingAway.reason);
-        }
+      for (const ws of [...registry.all()]) {
+        if (!ws.getUserData().closed) ws.end(CloseCodes.goingAway.code, CloseCodes.goingAway.reason);
       }
       link.close();
+      sessionSockets.close();
+      await bus.close();
       await redis.quit().catch(() => redis.disconnect());
     },
   };

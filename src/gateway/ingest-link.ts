@@ -8,10 +8,16 @@
  *
  * The tick path: a 4-frame message `[topic, ltp, quote, full]` is published, bytes untouched, to
  * the token's three uWS topics. No JSON work, no actor, no per-recipient work.
+ *
+ * Token status events (`[topic, json]`, rare) are published the same way, and the link remembers
+ * the last state it forwarded per token so a socket subscribing later can be told it (paused,
+ * stale) without asking anyone.
  */
+import { randomUUID } from 'node:crypto';
 import * as zmq from 'zeromq';
 import type { Logger } from 'pino';
-import { BROADCAST_TOPIC, parseWsTopic, tokenOfTopic, tokenTopic, wsTopics } from '../protocol/topics.ts';
+import type { TokenState } from '../protocol/server-messages.ts';
+import { BROADCAST_TOPIC, parseWsTopic, tokenOfTopic, tokenTopic, workerTopic, wsTopics } from '../protocol/topics.ts';
 import { MODES, type Mode } from '../protocol/tick.ts';
 import type { TemplatedApp } from './uws.ts';
 
@@ -24,13 +30,19 @@ interface TokenEntry {
   topics: [string, string, string];
   /** The newest tick's encodings, per mode (MODES order), while subscribed. */
   latest: [Buffer, Buffer, Buffer] | undefined;
+  /** The last status forwarded for this token; undefined until one came (live by default). */
+  state: TokenState | undefined;
 }
+
+const TOKEN_STATES: readonly string[] = ['live', 'paused', 'stale'] satisfies TokenState[];
 
 export interface BroadcastMessage { type: string; [k: string]: unknown }
 
 export class IngestLink {
   epoch: string | undefined;
   ticksIn = 0;
+  /** Names this worker's own ZeroMQ topic, by which the ingester counts connected workers. */
+  readonly linkId = randomUUID();
   private lastHeartbeatAt = 0;
   private readonly sub = new zmq.Subscriber();
   private readonly tokens = new Map<number, TokenEntry>();
@@ -48,6 +60,7 @@ export class IngestLink {
     this.sub.receiveHighWaterMark = 100_000;
     this.sub.connect(this.endpoint);
     this.sub.subscribe(BROADCAST_TOPIC);
+    this.sub.subscribe(workerTopic(this.linkId));
     void this.loop();
   }
 
@@ -77,6 +90,14 @@ export class IngestLink {
     return this.tokens.get(token)?.latest?.[MODES.indexOf(mode)];
   }
 
+  /**
+   * The state the ingester last reported for a token this worker forwards; undefined when the
+   * worker does not forward it or has seen no status for it since it started forwarding.
+   */
+  tokenState(token: number): TokenState | undefined {
+    return this.tokens.get(token)?.state;
+  }
+
   /** uWS `subscription` handler: called with the new and old subscriber count of a topic. */
   onTopicCount(topic: string, newCount: number, oldCount: number): void {
     const parsed = parseWsTopic(topic);
@@ -85,7 +106,7 @@ export class IngestLink {
     let entry = this.tokens.get(parsed.token);
     if (!entry) {
       if (delta <= 0) return;
-      entry = { count: 0, topics: wsTopics(parsed.token), latest: undefined };
+      entry = { count: 0, topics: wsTopics(parsed.token), latest: undefined, state: undefined };
       this.tokens.set(parsed.token, entry);
     }
     const before = entry.count;
@@ -113,12 +134,14 @@ export class IngestLink {
       if (!entry) return; // raced with an unsubscribe
       if (frames.length === 4) {
         this.ticksIn++;
+        // May be a resume snapshot (already flagged `snapshot`): still the newest value.
         entry.latest = [frames[1]!, frames[2]!, frames[3]!];
         this.app.publish(entry.topics[0], frames[1]!);
         this.app.publish(entry.topics[1], frames[2]!);
         this.app.publish(entry.topics[2], frames[3]!);
       } else if (frames.length === 2) {
-        // A token-scoped event (status, notice): the same bytes for every mode.
+        // A token-scoped event (status): the same bytes for every mode.
+        entry.state = readState(frames[1]!) ?? entry.state;
         for (const t of entry.topics) this.app.publish(t, frames[1]!);
       }
       return;
@@ -144,5 +167,16 @@ export class IngestLink {
   close(): void {
     this.closed = true;
     this.sub.close();
+  }
+}
+
+/** The state of a token status event, or undefined for any other event. */
+function readState(json: Buffer): TokenState | undefined {
+  try {
+    const m = JSON.parse(json.toString('utf8')) as { type?: unknown; state?: unknown };
+    return m.type === 'status' && typeof m.state === 'string' && TOKEN_STATES.includes(m.state) ? (m.state as TokenState) : undefined;
+  } catch {
+    // Not ours to judge: the event is forwarded as it is either way.
+    return undefined;
   }
 }

@@ -6,10 +6,10 @@
 import { z } from 'zod';
 import { hashPassword, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, verifyPassword } from '../auth/passwords.ts';
 import { createSession, getSession } from '../auth/sessions.ts';
+import { refundLoginAttempt, reserveLoginAttempt } from '../auth/throttle.ts';
 import { createUser, findUser, USERNAME_RE } from '../auth/users.ts';
-import { Keys } from '../store/keys.ts';
-import type { Tick } from '../protocol/tick.ts';
 import type { GatewayContext } from './context.ts';
+import { readInstruments } from './token-store.ts';
 import { bearerToken, readJsonBody, Reply } from './http.ts';
 import type { HttpRequest, HttpResponse } from './uws.ts';
 
@@ -41,7 +41,7 @@ function copyRequest(res: HttpResponse, req: HttpRequest): RequestInfo {
 }
 
 /** Wraps an async handler: Redis trouble becomes 503, anything else 500, never an unhandled rejection. */
-function route(ctx: GatewayContext, handler: Handler) {
+export function route(ctx: GatewayContext, handler: Handler) {
   return (res: HttpResponse, req: HttpRequest) => {
     const reply = new Reply(res);
     const info = copyRequest(res, req);
@@ -63,7 +63,7 @@ export function isRedisUnavailable(err: unknown): boolean {
     .test(err.message);
 }
 
-async function body<T>(ctx: GatewayContext, reply: Reply, info: RequestInfo, schema: z.ZodType<T>): Promise<T | undefined> {
+export async function body<T>(ctx: GatewayContext, reply: Reply, info: RequestInfo, schema: z.ZodType<T>): Promise<T | undefined> {
   const r = await readJsonBody(reply, info.contentType, info.contentLength, ctx.config.bodyLimitBytes);
   if (!r.ok) {
     reply.error(r.code, r.message);
@@ -93,7 +93,7 @@ export async function authenticate(ctx: GatewayContext, reply: Reply, info: Requ
   return session;
 }
 
-async function loginResponse(ctx: GatewayContext, userId: string, sid: string, refreshToken: string) {
+export async function loginResponse(ctx: GatewayContext, userId: string, sid: string, refreshToken: string) {
   const access = await ctx.tokens.issue(userId, sid);
   return { access_token: access.token, refresh_token: refreshToken, token_type: 'Bearer', expires_in: access.expiresIn };
 }
@@ -114,9 +114,12 @@ export function registerRoutes(ctx: GatewayContext): void {
     // Login accepts any strings: the rules apply to registration, and a uniform 401 reveals nothing.
     const creds = await body(ctx, reply, info, z.object({ username: z.string().max(256), password: z.string().max(1024) }));
     if (!creds) return;
+    const gate = await reserveLoginAttempt(redis, creds.username, info.ip, config.loginLimitPerMin);
+    if (!gate.ok) return reply.error('too_many_requests', undefined, { 'retry-after': String(gate.retryAfterS) });
     const user = USERNAME_RE.test(creds.username) ? await findUser(redis, creds.username) : undefined;
     const ok = await verifyPassword(creds.password, user?.pwHash);
     if (!ok || !user) return reply.error('invalid_credentials');
+    await refundLoginAttempt(redis, creds.username, info.ip);
     const { sid, refreshToken } = await createSession(redis, user, config.refreshTtlS);
     reply.json(200, await loginResponse(ctx, user.id, sid, refreshToken));
   }));
@@ -127,25 +130,17 @@ export function registerRoutes(ctx: GatewayContext): void {
   }));
 
   app.get('/api/instruments', route(ctx, async (reply) => {
-    const all = await redis.hgetall(Keys.lastTicks);
-    const now = Date.now();
-    const out = Object.values(all).flatMap((json) => {
-      try {
-        const t = JSON.parse(json) as Tick;
-        return [{ token: t.token, ltp: t.ltp, ts: t.ts, state: now - t.ts > config.staleMs ? 'stale' : 'live' }];
-      } catch {
-        return [];
-      }
-    });
-    out.sort((a, b) => a.token - b.token);
-    reply.json(200, out);
+    // States as the ingester recorded them (pause state, its stale set), not guessed from `ts`,
+    // which is the exchange's clock.
+    reply.json(200, await readInstruments(redis));
   }));
 
   app.get('/healthz', (res) => new Reply(res).json(200, { status: 'ok' }));
 
   app.get('/readyz', (res) => {
     const down: string[] = [];
-    if (redis.status !== 'ready') down.push('redis');
+    // The bus subscription is a second Redis connection; without it logout cannot reach this worker.
+    if (redis.status !== 'ready' || !ctx.bus.ready) down.push('redis');
     if (!ctx.link.up) down.push('ingester');
     const reply = new Reply(res);
     if (down.length === 0) reply.json(200, { status: 'ready' });

@@ -13,13 +13,14 @@ import { getSession } from '../auth/sessions.ts';
 import { decodeClientMessage } from '../protocol/client-messages.ts';
 import { CloseCodes } from '../protocol/close-codes.ts';
 import { ErrorCodes, type ErrorCode } from '../protocol/error-codes.ts';
-import { encode, type Limits, type ServerMessage } from '../protocol/server-messages.ts';
+import { encode, type Limits, type ServerMessage, type TokenState } from '../protocol/server-messages.ts';
 import { encodeTick, type Mode, type Tick } from '../protocol/tick.ts';
 import { wsTopic } from '../protocol/topics.ts';
-import { Keys } from '../store/keys.ts';
 import type { GatewayContext } from './context.ts';
 import { bearerToken, statusLine } from './http.ts';
+import { connectionAttempt, originAllowed } from './limits.ts';
 import { isRedisUnavailable } from './routes.ts';
+import { readTokenSnapshots, type StoredTokens } from './token-store.ts';
 import { uws, type HttpRequest, type HttpResponse, type WebSocket } from './uws.ts';
 
 /** The contract's frame limit: larger messages close the socket with 1009. */
@@ -42,26 +43,39 @@ export interface SocketData {
   actor?: ConnectionActor;
   /** True once uWS reported the close: the socket must not be touched after that. */
   closed: boolean;
+  /** The welcome until it is sent; it must be the first message on the socket. */
+  welcome?: ServerMessage;
   log?: Logger;
 }
 
-type Socket = WebSocket<SocketData>;
+export type Socket = WebSocket<SocketData>;
 
-/** Live sockets of this worker, by session and by user: targets for revocation and notices. */
+/**
+ * Live sockets of this worker, by session, user id and username: the targets of revocation,
+ * REST subscriptions and operator messages (which name users by username).
+ */
 export class SocketRegistry {
   readonly bySession = new Map<string, Set<Socket>>();
   readonly byUser = new Map<string, Set<Socket>>();
+  readonly byUsername = new Map<string, Set<Socket>>();
 
   add(ws: Socket): void {
     const d = ws.getUserData();
     addTo(this.bySession, d.sid, ws);
     addTo(this.byUser, d.userId, ws);
+    addTo(this.byUsername, d.username, ws);
   }
 
   remove(ws: Socket): void {
     const d = ws.getUserData();
     removeFrom(this.bySession, d.sid, ws);
     removeFrom(this.byUser, d.userId, ws);
+    removeFrom(this.byUsername, d.username, ws);
+  }
+
+  /** Every open socket of this worker. */
+  *all(): Iterable<Socket> {
+    for (const set of this.bySession.values()) yield* set;
   }
 
   countForUser(userId: string): number {
@@ -88,8 +102,16 @@ function removeFrom<K, V>(m: Map<K, Set<V>>, k: K, v: V) {
   if (s.size === 0) m.delete(k);
 }
 
-function sendMessage(ws: Socket, msg: ServerMessage): void {
+export function sendMessage(ws: Socket, msg: ServerMessage): void {
   if (!ws.getUserData().closed) ws.send(encode(msg));
+}
+
+function sendWelcome(ws: Socket): void {
+  const d = ws.getUserData();
+  const welcome = d.welcome;
+  if (!welcome || d.closed) return;
+  d.welcome = undefined;
+  ws.cork(() => sendMessage(ws, welcome));
 }
 
 /** Refuses an upgrade with a coded JSON body; no socket is created. */
@@ -128,6 +150,9 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
         extensions: req.getHeader('sec-websocket-extensions'),
         authorization: req.getHeader('authorization'),
         queryToken: req.getQuery('access_token') ?? '',
+        origin: req.getHeader('origin'),
+        host: req.getHeader('host'),
+        ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
       };
       let aborted = false;
       res.onAborted(() => {
@@ -143,6 +168,11 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
       });
 
       async function upgrade(r: HttpResponse, hd: typeof h, uwsContext: unknown) {
+        if (!originAllowed(hd.origin, hd.host, config.allowedOrigins)) return refuse(r, 'forbidden_origin');
+        // Counted before the token is looked at: the limit is on attempts, valid or not.
+        const retryAfterS = await connectionAttempt(ctx.redis, hd.ip, config.connRatePerIp);
+        if (aborted) return;
+        if (retryAfterS > 0) return refuse(r, 'too_many_requests', { 'retry-after': String(retryAfterS) });
         const token = bearerToken(hd.authorization) ?? (hd.queryToken || undefined);
         const verified = token ? await ctx.tokens.verify(token) : undefined;
         if (aborted) return;
@@ -150,9 +180,15 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
         const session = await getSession(ctx.redis, verified.claims.sid);
         if (aborted) return;
         if (!session || session.userId !== verified.claims.sub) return refuse(r, 'unauthorized');
-        if (registry.countForUser(session.userId) >= config.maxSocketsPerUser) return refuse(r, 'too_many_sockets');
+        // MAX_SOCKETS_PER_USER across every worker: a lease in Redis, released on close.
+        const connId = randomUUID();
+        if (!(await ctx.sessionSockets.admit(session.userId, connId))) {
+          if (!aborted) refuse(r, 'too_many_sockets');
+          return;
+        }
+        if (aborted) return ctx.sessionSockets.release(session.userId, connId);
         const data: SocketData = {
-          connId: randomUUID(),
+          connId,
           userId: session.userId,
           username: session.username,
           sid: session.sid,
@@ -190,14 +226,20 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
       });
       registry.add(ws);
       actor.start();
-      sendMessage(ws, {
+      d.welcome = {
         type: 'welcome', conn_id: d.connId, user: d.username, worker: ctx.workerId,
         heartbeat_ms: config.heartbeatMs, expires_at: d.expiresAt, limits,
-      });
+      };
+      // Not sent from inside `open`: after an async upgrade, `open` runs inside the upgrade's
+      // cork, and a send there makes uWS 20.30 drop the new socket now and then (1006 right after
+      // the welcome; uWebSockets.js#1108). The next turn of the loop is outside that cork; a
+      // client message arriving first sends it before anything else.
+      setImmediate(() => sendWelcome(ws));
     },
 
     message: (ws, message, isBinary) => {
       const d = ws.getUserData();
+      sendWelcome(ws);
       if (message.byteLength > MAX_FRAME_BYTES) {
         d.closed = true;
         ws.end(CloseCodes.tooBig.code, CloseCodes.tooBig.reason);
@@ -226,6 +268,7 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
       const d = ws.getUserData();
       d.closed = true;
       registry.remove(ws);
+      ctx.sessionSockets.release(d.userId, d.connId);
       const actor = d.actor;
       if (actor && actor.getSnapshot().status === 'active') actor.send({ type: 'socket.closed' });
       actor?.stop();
@@ -283,6 +326,7 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
         ws.subscribe(wsTopic(token, e.mode));
         ws.unsubscribe(wsTopic(token, from));
       }
+      const states = new TokenStates();
       for (const token of e.tokens) {
         const topic = wsTopic(token, e.mode);
         if (ws.isSubscribed(topic)) continue; // already live in this mode: nothing to resend
@@ -290,32 +334,40 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
         if (latest) {
           ws.send(withSnapshotFlag(latest));
           ws.subscribe(topic);
+          states.add(token, link.tokenState(token));
         } else fetch.push(token);
       }
+      states.send(ws);
     });
     if (fetch.length === 0) return;
-    ctx.redis.hmget(Keys.lastTicks, ...fetch.map(String)).then(
-      (values) => finish(values),
+    // A worker that does not forward a token (or has no tick of it: it may be paused) learns its
+    // snapshot and pause state from Redis.
+    readTokenSnapshots(ctx.redis, fetch).then(
+      (stored) => finish(stored),
       (err: Error) => {
         d.log?.warn({ err: err.message }, 'no snapshots: redis unavailable');
-        finish(fetch.map(() => null));
+        finish({ ticks: fetch.map(() => null), paused: fetch.map(() => false) });
       },
     );
-    function finish(values: (string | null)[]) {
+    function finish(stored: StoredTokens) {
       if (d.closed) return;
       const wanted = d.actor!.getSnapshot().context.subscriptions;
       ws.cork(() => {
+        const states = new TokenStates();
         fetch.forEach((token, i) => {
           // The client may have unsubscribed or changed mode while Redis answered.
           if (wanted.get(token) !== e.mode) return;
           const topic = wsTopic(token, e.mode);
           if (ws.isSubscribed(topic)) return;
           const cached = link.latest(token, e.mode);
-          const json = values[i];
+          const json = stored.ticks[i];
           if (cached) ws.send(withSnapshotFlag(cached));
           else if (json) ws.send(snapshotFromStored(json, e.mode));
           ws.subscribe(topic);
+          // A status the link forwarded is newer than what Redis said when it was read.
+          states.add(token, link.tokenState(token) ?? (stored.paused[i] ? 'paused' : undefined));
         });
+        states.send(ws);
       });
     }
   }
@@ -327,15 +379,47 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
     if (ok && v.ok) ok = (await getSession(ctx.redis, v.claims.sid).catch(() => undefined)) !== undefined;
     if (d.closed || d.actor?.getSnapshot().status !== 'active') return;
     const rid = id as string | number | boolean | null | undefined;
-    if (ok && v.ok) d.actor.send({ type: 'auth.verified', id: rid, expiresAt: v.expiresAt });
-    else d.actor.send({ type: 'auth.rejected', id: rid });
+    if (ok && v.ok) {
+      // A token of another session of the same user (a fresh login) moves the socket to that
+      // session: from now on its revocation, not the old one's, closes the socket.
+      if (v.claims.sid !== d.sid) {
+        registry.remove(ws);
+        d.sid = v.claims.sid;
+        registry.add(ws);
+      }
+      d.actor.send({ type: 'auth.verified', id: rid, expiresAt: v.expiresAt });
+    } else d.actor.send({ type: 'auth.rejected', id: rid });
   }
 }
 
-/** A live tick's bytes turned into its snapshot form (`"snapshot":true` before the closing brace). */
+const SNAPSHOT_SUFFIX = ',"snapshot":true}';
+
+/**
+ * A tick's bytes in snapshot form (`"snapshot":true` before the closing brace). The newest tick
+ * may already be one: the ingester re-sends the newest value as a snapshot on resume.
+ */
 function withSnapshotFlag(tick: Buffer): string {
   const s = tick.toString('utf8');
-  return `${s.slice(0, -1)},"snapshot":true}`;
+  return s.endsWith(SNAPSHOT_SUFFIX) ? s : `${s.slice(0, -1)}${SNAPSHOT_SUFFIX}`;
+}
+
+/**
+ * Tokens of one subscribe that are not live, by state: after their snapshots the socket gets one
+ * `status` per state (§4: ack, snapshot, then `status paused`). Live is the default and not sent.
+ */
+class TokenStates {
+  private readonly byState = new Map<TokenState, number[]>();
+
+  add(token: number, state: TokenState | undefined): void {
+    if (state === undefined || state === 'live') return;
+    const list = this.byState.get(state);
+    if (list) list.push(token);
+    else this.byState.set(state, [token]);
+  }
+
+  send(ws: Socket): void {
+    for (const [state, tokens] of this.byState) sendMessage(ws, { type: 'status', tokens, state });
+  }
 }
 
 function snapshotFromStored(json: string, mode: Mode): string {

@@ -4,6 +4,15 @@
  * clients want. Keeps each token's newest tick in memory and (batched) in Redis so gateways can
  * send snapshots and a restarted ingester continues every token's seq.
  *
+ * Control plane (§4): a REP socket at CONTROL_BIND (see control-server.ts). Paused tokens are
+ * tracked but not published; `stale` / `live` / `paused` status events travel on the token's own
+ * topic, so exactly its subscribers get them.
+ *
+ * Seq rule: `seq` counts published ticks only. A value received while its token is paused is
+ * held without a seq (the newest one replaces the previous); resume publishes it with the next
+ * seq, as a snapshot. So live clients never see a seq gap from a pause, and the same seq never
+ * names two different values.
+ *
  * Bad feed input is counted per reason, logged at a bounded rate, and skipped; nothing a feed
  * sends can stop this process.
  */
@@ -12,10 +21,14 @@ import * as zmq from 'zeromq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';
+import type { ControlReply, ControlRequest, OperatorBroadcast } from '../protocol/control.ts';
+import type { TokenState } from '../protocol/server-messages.ts';
 import { encodeTick, type Tick, type TickData } from '../protocol/tick.ts';
-import { BROADCAST_TOPIC, tokenOfTopic, tokenTopic } from '../protocol/topics.ts';
+import { BROADCAST_TOPIC, tokenOfTopic, tokenTopic, WORKER_TOPIC_PREFIX } from '../protocol/topics.ts';
 import { Keys } from '../store/keys.ts';
+import { ControlServer } from './control-server.ts';
 import { parseFeedMessage, type FeedRejection } from './feed-message.ts';
+import { PauseState } from './pause-state.ts';
 import { RateLimitedLog } from './rate-limited-log.ts';
 
 /** How often the newest ticks are written to Redis (one pipelined HSET per period). */
@@ -24,10 +37,26 @@ const PERSIST_EVERY_MS = 100;
 export const INGEST_HEARTBEAT_MS = 1_000;
 
 export interface TokenBook {
+  /** Seq of the last published tick. */
   seq: number;
+  /** The last published tick. */
   last: Tick | undefined;
+  /** The newest value received while paused and not published yet (it has no seq yet). */
+  held: TickData | undefined;
   /** The token's ZeroMQ topic frame, built once. */
   topic: Buffer;
+  /**
+   * When the feed last delivered a valid tick of this token, or it was resumed (ingest clock):
+   * staleness counts from here.
+   */
+  freshAt: number;
+  /** True once `stale` was published, until the next tick. */
+  stale: boolean;
+}
+
+/** How often tokens are checked for staleness: a quarter of STALE_MS, within 10 ms..1 s. */
+export function staleScanEveryMs(staleMs: number): number {
+  return Math.min(1_000, Math.max(10, Math.floor(staleMs / 4)));
 }
 
 export interface IngesterStats {
@@ -41,10 +70,22 @@ export class Ingester {
   readonly stats: IngesterStats = { ticksIn: 0, ticksOut: 0, rejected: {} };
   /** Tokens with at least one subscribed gateway, as seen on the XPUB. */
   readonly demand = new Set<number>();
+  /**
+   * Connected gateway workers, by their worker topic. Each worker subscribes to a topic of its
+   * own (`w` + random id, see topics.ts); with unique topics the XPUB reports exactly one
+   * subscribe when a worker connects and one unsubscribe when it goes away, even with
+   * `allSubs` verbosity. Counting through ZeroMQ rather than Redis heartbeats means a worker is
+   * counted exactly while it can receive ticks, with no timeout to tune.
+   */
+  private readonly workers = new Set<string>();
   private readonly books = new Map<number, TokenBook>();
+  /** Tokens whose `last` / `held` / stale flag changed since the last write to Redis. */
   private readonly dirty = new Set<number>();
+  private readonly dirtyHeld = new Set<number>();
+  private readonly dirtyStale = new Set<number>();
   private readonly feed = new zmq.Subscriber();
   private readonly xpub = new zmq.XPublisher();
+  private control: ControlServer | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly badInputLog: RateLimitedLog;
   private closed = false;
@@ -55,32 +96,54 @@ export class Ingester {
     private readonly redis: Redis,
     private readonly log: Logger,
     epoch: string,
+    private readonly paused: PauseState,
   ) {
     this.epoch = epoch;
     this.badInputLog = new RateLimitedLog(log, 10_000);
   }
 
-  /** Restores seqs and newest values from Redis, binds the XPUB and connects to the feeds. */
+  /**
+   * Restores seqs, newest values and pause state from Redis, binds the XPUB and the control
+   * socket and connects to the feeds.
+   */
   static async start(config: Config, redis: Redis, log: Logger): Promise<Ingester> {
     // The epoch names this seq numbering; it changes only when Redis lost the last values.
     await redis.set(Keys.epoch, randomUUID(), 'NX');
     const epoch = (await redis.get(Keys.epoch))!;
-    const ing = new Ingester(config, redis, log, epoch);
+    const ing = new Ingester(config, redis, log, epoch, await PauseState.load(redis));
+    const now = Date.now();
     const saved = await redis.hgetall(Keys.lastTicks);
     for (const [token, json] of Object.entries(saved)) {
       try {
         const tick = JSON.parse(json) as Tick;
-        ing.books.set(Number(token), { seq: tick.seq, last: tick, topic: tokenTopic(Number(token)) });
+        ing.books.set(Number(token), { ...newBook(Number(token), now), seq: tick.seq, last: tick });
       } catch {
         log.warn({ token }, 'ignoring an unreadable saved tick');
       }
+    }
+    await ing.restoreHeld(now);
+    // A token reported stale stays stale across a restart until it ticks, so its subscribers get
+    // the "live" that ends it. Every other known token gets STALE_MS from now to tick.
+    for (const member of await redis.smembers(Keys.staleTokens)) {
+      const book = ing.books.get(Number(member));
+      if (book) book.stale = true;
+      else ing.dirtyStale.add(Number(member)); // unknown token: dropped from the set
     }
     ing.xpub.sendHighWaterMark = 100_000;
     ing.xpub.sendTimeout = 0; // see send()
     // Every subscribe reaches us (so each joining gateway gets a prompt heartbeat); unsubscribes
     // arrive only when a topic's last subscriber leaves, which keeps `demand` exact.
     ing.xpub.verbosity = 'allSubs';
-    await ing.xpub.bind(config.ingestBind);
+    try {
+      await ing.xpub.bind(config.ingestBind);
+      ing.control = await ControlServer.start(config.controlBind, (req) => ing.handleControl(req), log);
+    } catch (err) {
+      // A half-started ingester must not keep the other endpoint bound.
+      ing.closed = true;
+      ing.xpub.close();
+      ing.feed.close();
+      throw err;
+    }
     ing.feed.receiveHighWaterMark = 100_000;
     for (const ep of config.feedEndpoints) ing.feed.connect(ep);
     ing.feed.subscribe();
@@ -88,9 +151,44 @@ export class Ingester {
     void ing.subscriptionLoop();
     ing.timers.push(setInterval(() => ing.persist(), PERSIST_EVERY_MS));
     ing.timers.push(setInterval(() => ing.broadcast({ type: 'hb', epoch }), INGEST_HEARTBEAT_MS));
+    ing.timers.push(setInterval(() => ing.scanStale(), staleScanEveryMs(config.staleMs)));
     ing.broadcast({ type: 'hb', epoch });
-    log.info({ feeds: config.feedEndpoints, bind: config.ingestBind, tokens: ing.books.size, epoch }, 'ingester started');
+    log.info({
+      feeds: config.feedEndpoints, bind: config.ingestBind, control: config.controlBind, tokens: ing.books.size, epoch,
+      paused: ing.paused.reply,
+    }, 'ingester started');
     return ing;
+  }
+
+  /**
+   * Held values come back with the pause that held them. One whose token is no longer paused
+   * (the process stopped between a resume and its write to Redis) is promoted to the newest
+   * published value with the next seq, so no value the feed sent is lost.
+   */
+  private async restoreHeld(now: number): Promise<void> {
+    const held = await this.redis.hgetall(Keys.heldTicks);
+    for (const [key, json] of Object.entries(held)) {
+      const token = Number(key);
+      let data: TickData;
+      try {
+        data = JSON.parse(json) as TickData;
+      } catch {
+        this.log.warn({ token }, 'ignoring an unreadable held tick');
+        this.dirtyHeld.add(token);
+        continue;
+      }
+      let book = this.books.get(token);
+      if (!book) this.books.set(token, (book = newBook(token, now)));
+      if (this.paused.has(token)) {
+        book.held = data;
+        continue;
+      }
+      const tick = data as Tick;
+      tick.seq = ++book.seq;
+      book.last = tick;
+      this.dirty.add(token);
+      this.dirtyHeld.add(token);
+    }
   }
 
   get tokenCount(): number {
@@ -111,10 +209,11 @@ export class Ingester {
   }
 
   private onFeedMessage(frames: Buffer[]): void {
-    const r = parseFeedMessage(frames, Date.now());
+    const now = Date.now();
+    const r = parseFeedMessage(frames, now);
     if (!r.ok) return this.reject(r.reason);
     this.stats.ticksIn++;
-    this.publishTick(r.tick);
+    this.onTick(r.tick, now);
   }
 
   private reject(reason: FeedRejection): void {
@@ -122,19 +221,55 @@ export class Ingester {
     this.badInputLog.warn(reason, 'skipped a malformed feed message');
   }
 
-  /** Hot path: one seq increment, three encodings, one XPUB send. */
-  private publishTick(data: TickData): void {
+  /** Hot path: a pause check, one seq increment, three encodings, one XPUB send. */
+  private onTick(data: TickData, now: number): void {
     let book = this.books.get(data.token);
     if (book === undefined) {
-      book = { seq: 0, last: undefined, topic: tokenTopic(data.token) };
+      book = newBook(data.token, now);
       this.books.set(data.token, book);
     }
+    book.freshAt = now;
+    if (this.paused.has(data.token)) {
+      book.held = data;
+      this.dirtyHeld.add(data.token);
+      return;
+    }
+    if (book.stale) {
+      // "live" goes out right before the tick that ends the silence, on the same topic.
+      book.stale = false;
+      this.dirtyStale.add(data.token);
+      this.sendStatus(book.topic, data.token, 'live');
+    }
+    this.publish(book, data, false);
+  }
+
+  /** Assigns the next seq and sends the tick in its three encodings. */
+  private publish(book: TokenBook, data: TickData, snapshot: boolean): void {
     const tick = data as Tick;
     tick.seq = ++book.seq;
     book.last = tick;
     this.dirty.add(tick.token);
-    this.send([book.topic, encodeTick(tick, 'ltp'), encodeTick(tick, 'quote'), encodeTick(tick, 'full')]);
+    this.send([book.topic, encodeTick(tick, 'ltp', snapshot), encodeTick(tick, 'quote', snapshot), encodeTick(tick, 'full', snapshot)]);
     this.stats.ticksOut++;
+  }
+
+  /** A token-scoped status event for every subscriber of `token`, in any mode. */
+  private sendStatus(topic: Buffer, token: number, state: TokenState): void {
+    this.send([topic, JSON.stringify({ type: 'status', tokens: [token], state })]);
+  }
+
+  /**
+   * Reports tokens that had no tick for STALE_MS. Paused tokens are skipped: their state is
+   * `paused`, whatever the feed does; after a resume they get STALE_MS again.
+   */
+  private scanStale(): void {
+    const deadline = Date.now() - this.config.staleMs;
+    for (const [token, book] of this.books) {
+      if (book.stale || book.freshAt > deadline || this.paused.has(token)) continue;
+      book.stale = true;
+      this.dirtyStale.add(token);
+      this.sendStatus(book.topic, token, 'stale');
+    }
   }
 
   /**
@@ -153,38 +288,169 @@ export class Ingester {
     this.send([BROADCAST_TOPIC, JSON.stringify(msg)]);
   }
 
+  /** Paused tokens as control replies show them: `"all"` or an ascending list. */
+  get pausedReply(): number[] | 'all' {
+    return this.paused.reply;
+  }
+
+  /** Gateway workers currently connected to the XPUB. */
+  get workerCount(): number {
+    return this.workers.size;
+  }
+
+  /** One control request (§4). Requests arrive one at a time: the REP socket serialises them. */
+  async handleControl(req: ControlRequest): Promise<ControlReply> {
+    switch (req.cmd) {
+      case 'pause':
+      case 'resume':
+        return this.changePause(req.cmd, req.tokens);
+      case 'status':
+        return {
+          ok: true, paused: this.paused.reply, tokens: this.books.size,
+          ticks_in: this.stats.ticksIn, ticks_out: this.stats.ticksOut, workers: this.workers.size,
+        };
+      case 'demand':
+        return { ok: true, tokens: [...this.demand].sort((a, b) => a - b) };
+      case 'notify':
+        return this.operatorBroadcast({ type: 'notify', user: req.user, message: req.message });
+      case 'announce':
+        return this.operatorBroadcast({ type: 'announce', tokens: req.tokens, message: req.message });
+      case 'disconnect':
+        return this.operatorBroadcast({ type: 'disconnect', user: req.user });
+    }
+  }
+
+  private operatorBroadcast(msg: OperatorBroadcast): ControlReply {
+    this.broadcast(msg);
+    this.log.info({ op: msg.type, ...('user' in msg ? { user: msg.user } : { tokens: msg.tokens }) }, 'operator message sent to gateways');
+    return { ok: true };
+  }
+
+  /**
+   * Applies a pause or resume (Redis first, see PauseState), then tells the subscribers of every
+   * token whose state changed: `paused`; or `live` followed at once by the newest value as a
+   * snapshot tick (the held value with the next seq, else the last published tick as it was).
+   */
+  private async changePause(cmd: 'pause' | 'resume', tokens: number[] | undefined): Promise<ControlReply> {
+    const before = this.paused.copy();
+    const known = () => this.knownTokens();
+    try {
+      if (cmd === 'pause') await this.paused.pause(this.redis, tokens);
+      else await this.paused.resume(this.redis, tokens, known);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, cmd }, 'pause state not saved');
+      return { ok: false, error: 'redis unavailable: the pause state was not changed' };
+    }
+    const candidates = new Set<number>(tokens ?? known());
+    for (const t of before.tokens) candidates.add(t);
+    let changed = 0;
+    for (const token of candidates) {
+      const was = before.has(token);
+      const is = this.paused.has(token);
+      if (was === is) continue;
+      changed++;
+      const book = this.books.get(token);
+      if (is) {
+        this.sendStatus(book?.topic ?? tokenTopic(token), token, 'paused');
+        continue;
+      }
+      this.sendStatus(book?.topic ?? tokenTopic(token), token, 'live');
+      if (!book) continue;
+      // Just announced live: staleness counts afresh from the resume, not from before the pause.
+      if (book.stale) {
+        book.stale = false;
+        this.dirtyStale.add(token);
+      }
+      book.freshAt = Date.now();
+      if (book.held) {
+        const held = book.held;
+        book.held = undefined;
+        this.dirtyHeld.add(token);
+        this.publish(book, held, true);
+      } else if (book.last) {
+        const t = book.last;
+        this.send([book.topic, encodeTick(t, 'ltp', true), encodeTick(t, 'quote', true), encodeTick(t, 'full', true)]);
+      }
+    }
+    // Lists are cut short: a request may name 10,000 tokens.
+    const reply = this.paused.reply;
+    this.log.info({
+      cmd, tokens: tokens ? tokens.slice(0, 50) : 'all', named: tokens?.length, changed,
+      paused: reply === 'all' ? reply : reply.slice(0, 50), pausedCount: reply === 'all' ? undefined : reply.length,
+    }, cmd === 'pause' ? 'feeds paused' : 'feeds resumed');
+    return { ok: true, paused: reply };
+  }
+
+  /** Every token a status change may concern: known to the feed or wanted by some gateway. */
+  private *knownTokens(): Iterable<number> {
+    yield* this.books.keys();
+    for (const t of this.demand) if (!this.books.has(t)) yield t;
+  }
+
   /**
    * XPUB hands up one message per subscription change that matters: the first subscriber of a
    * topic (`0x01` + topic) and the last one leaving (`0x00` + topic), including gateways that
-   * disconnect. That is exactly the demand set.
+   * disconnect. That is exactly the demand set, and (with one unique topic per worker) the set
+   * of connected workers.
    */
   private async subscriptionLoop(): Promise<void> {
     try {
       for await (const [msg] of this.xpub) {
         if (!msg || msg.length < 1) continue;
-        const token = tokenOfTopic(msg.subarray(1));
+        const topic = msg.subarray(1);
+        const token = tokenOfTopic(topic);
         if (msg[0] === 1) {
           if (token !== undefined) this.demand.add(token);
           // A (re)joining gateway needs a heartbeat promptly to report the link up.
-          else if (msg.subarray(1).equals(BROADCAST_TOPIC)) this.broadcast({ type: 'hb', epoch: this.epoch });
-        } else if (msg[0] === 0 && token !== undefined) this.demand.delete(token);
+          else if (topic.equals(BROADCAST_TOPIC)) this.broadcast({ type: 'hb', epoch: this.epoch });
+          else if (topic[0] === WORKER_TOPIC_PREFIX) this.workers.add(topic.toString('latin1'));
+        } else if (msg[0] === 0) {
+          if (token !== undefined) this.demand.delete(token);
+          else if (topic[0] === WORKER_TOPIC_PREFIX) this.workers.delete(topic.toString('latin1'));
+        }
       }
     } catch (err) {
       if (!this.closed) this.log.fatal({ err }, 'xpub socket failed');
     }
   }
 
+  /** Writes what changed since the last call (newest ticks, held values, stale set) in one round trip. */
   private persist(): void {
-    if (this.dirty.size === 0 || this.redis.status !== 'ready') return;
-    const fields: string[] = [];
+    if ((this.dirty.size === 0 && this.dirtyHeld.size === 0 && this.dirtyStale.size === 0) || this.redis.status !== 'ready') return;
+    const last: string[] = [];
     for (const token of this.dirty) {
-      const last = this.books.get(token)?.last;
-      if (last) fields.push(String(token), JSON.stringify(last));
+      const tick = this.books.get(token)?.last;
+      if (tick) last.push(String(token), JSON.stringify(tick));
     }
+    const held: string[] = [];
+    const unheld: string[] = [];
+    for (const token of this.dirtyHeld) {
+      const data = this.books.get(token)?.held;
+      if (data) held.push(String(token), JSON.stringify(data));
+      else unheld.push(String(token));
+    }
+    const stale: string[] = [];
+    const fresh: string[] = [];
+    for (const token of this.dirtyStale) (this.books.get(token)?.stale ? stale : fresh).push(String(token));
+    const retry = { last: [...this.dirty], held: [...this.dirtyHeld], stale: [...this.dirtyStale] };
     this.dirty.clear();
-    this.persisting = this.redis.hset(Keys.lastTicks, ...fields).catch((err: Error) => {
+    this.dirtyHeld.clear();
+    this.dirtyStale.clear();
+    const p = this.redis.pipeline();
+    if (last.length) p.hset(Keys.lastTicks, ...last);
+    if (held.length) p.hset(Keys.heldTicks, ...held);
+    if (unheld.length) p.hdel(Keys.heldTicks, ...unheld);
+    if (stale.length) p.sadd(Keys.staleTokens, ...stale);
+    if (fresh.length) p.srem(Keys.staleTokens, ...fresh);
+    this.persisting = p.exec().then((results) => {
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw failed?.[0] ?? new Error('pipeline not executed');
+    }).catch((err: Error) => {
       this.log.warn({ err: err.message }, 'could not persist newest ticks; will retry');
-      for (let i = 0; i < fields.length; i += 2) this.dirty.add(Number(fields[i]));
+      // The books hold the current values: marking the tokens dirty again rewrites the newest.
+      for (const t of retry.last) this.dirty.add(t);
+      for (const t of retry.held) this.dirtyHeld.add(t);
+      for (const t of retry.stale) this.dirtyStale.add(t);
     });
   }
 
@@ -194,7 +460,12 @@ export class Ingester {
     await this.persisting;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    this.control?.close();
     this.feed.close();
     this.xpub.close();
   }
+}
+
+function newBook(token: number, now: number): TokenBook {
+  return { seq: 0, last: undefined, held: undefined, topic: tokenTopic(token), freshAt: now, stale: false };
 }

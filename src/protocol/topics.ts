@@ -7,7 +7,12 @@
  * the one-byte topic `b`, which no token topic starts with.
  *
  * Messages on a token topic are either a tick `[topic, ltpJson, quoteJson, fullJson]` or a
- * token-scoped event for every mode `[topic, json]` (status, notice).
+ * token-scoped event for every mode `[topic, json]` (status). A tick whose encodings carry
+ * `"snapshot":true` is the newest value re-sent on resume after a pause.
+ *
+ * Each gateway worker also subscribes to one topic of its own, `w` + a random id, on which nothing
+ * is ever sent: the XPUB reports its subscribe when the worker connects and its unsubscribe when
+ * the worker goes away, which is how the ingester counts connected workers.
  *
  * uWebSockets.js topics: one per token and mode, `<token>/<l|q|f>`.
  */
@@ -16,6 +21,11 @@ import { MODES, type Mode } from './tick.ts';
 export const TOKEN_TOPIC_PREFIX = 0x74; // 't'
 export const TOKEN_TOPIC_BYTES = 5;
 export const BROADCAST_TOPIC = Buffer.from('b');
+export const WORKER_TOPIC_PREFIX = 0x77; // 'w'
+
+export function workerTopic(workerId: string): Buffer {
+  return Buffer.concat([Buffer.from([WORKER_TOPIC_PREFIX]), Buffer.from(workerId, 'utf8')]);
+}
 
 export function tokenTopic(token: number): Buffer {
   const b = Buffer.allocUnsafe(TOKEN_TOPIC_BYTES);

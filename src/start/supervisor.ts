@@ -71,7 +71,7 @@ export async function runStart(config: Config, dataDir: string): Promise<() => P
     if (!redisUrl) {
       redis = await startEmbeddedRedis(path.join(dataDir, 'redis'));
       redisUrl = redis.url;
-      say(`redis-server started on ${redisUrl} (data in ${path.relative(process.cwd(), redis.dir) || redis.dir}, AOF on)`);
+      say(`redis-server started on ${redisUrl} (data in ${redis.dir}, AOF on)`);
     }
     const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, JWT_SECRET: resolveJwtSecret(config, dataDir) };
 

@@ -10,6 +10,13 @@ export const Keys = {
   sessionUsedRefresh: (sid: string) => `tg:sess:${sid}:used`,
   /** hash token → newest tick as JSON (full fields + seq): snapshots and seq continuity */
   lastTicks: 'tg:last',
+  /**
+   * hash token → newest feed value received while the token was paused (JSON, no seq: it gets
+   * the next seq when resume publishes it); an entry lives only until that publication
+   */
+  heldTicks: 'tg:held',
+  /** set of tokens the ingester currently reports `stale` (no tick for STALE_MS) */
+  staleTokens: 'tg:stale',
   /** string: the epoch of the current seq numbering */
   epoch: 'tg:epoch',
   /** set of paused tokens; `pausedAll` is "1" while every feed is paused */
@@ -17,4 +24,13 @@ export const Keys = {
   pausedAll: 'tg:paused:all',
   /** pub/sub channel for cross-worker actions (logout, REST subscriptions, operator messages) */
   bus: 'tg:bus',
+  /** pub/sub channel of one gateway instance: replies to the requests it published on `bus` */
+  busReply: (instanceId: string) => `tg:bus:reply:${instanceId}`,
+  /** zset connId → lease expiry (ms epoch): a user's open sockets on every worker (socket limit) */
+  userSockets: (userId: string) => `tg:usock:${userId}`,
+  /** counter with a 60 s window: failed logins for one username / from one client IP */
+  loginFailsUser: (username: string) => `tg:throttle:login:u:${username}`,
+  loginFailsIp: (ip: string) => `tg:throttle:login:ip:${ip}`,
+  /** counter with a 10 s window: WebSocket upgrade attempts from one client IP */
+  connAttemptsIp: (ip: string) => `tg:throttle:conn:${ip}`,
 } as const;

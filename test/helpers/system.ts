@@ -4,6 +4,7 @@
  * publishes its own feed. Everything is torn down by `t.after`.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -42,7 +43,8 @@ export interface System {
   feedEndpoint: string;
   baseUrl: string;
   wsUrl: string;
-  http(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any; headers: Headers }>;
+  /** An HTTP request to gateway `gateway` (default the first). */
+  http(method: string, path: string, body?: unknown, token?: string, gateway?: number): Promise<{ status: number; body: any; headers: Headers }>;
   /** Registers and logs in a fresh user; returns its tokens. */
   user(name?: string, password?: string): Promise<{ username: string; password: string; access: string; refresh: string }>;
   connect(access: string, gateway?: number): Promise<TestClient>;
@@ -50,6 +52,30 @@ export interface System {
 }
 
 let userSeq = 0;
+
+/**
+ * One HTTP request on a fresh connection (no keep-alive): a pooled idle connection would hold the
+ * test process open for seconds after the last test.
+ */
+export function httpRequest(port: number, method: string, p: string, headers: Record<string, string>, body?: string) {
+  return new Promise<{ status: number; text: string; headers: Headers }>((resolve, reject) => {
+    // An explicit length: Node sends no body framing for DELETE otherwise.
+    const all = body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) };
+    const req = http.request({ host: '127.0.0.1', port, method, path: p, headers: all, agent: false, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+        resolve({ status: res.statusCode!, text: Buffer.concat(chunks).toString('utf8'), headers: h });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${p} timed out`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 /** Collects teardown steps and runs them last-in first-out in one `after` hook. */
 export function lifo(t: After): After {
@@ -106,8 +132,9 @@ export async function startSystem(outer: After, opts: SystemOptions = {}): Promi
   const startOne = async () => {
     const gw = await startGateway(config, TEST_JWT_SECRET, log);
     t.after(() => gw.close());
-    // Ready = Redis connected and an ingester heartbeat seen, so the link's SUB is live.
-    await until('gateway ready', () => gw.ctx.redis.status === 'ready' && gw.ctx.link.up, 10_000);
+    // Ready = Redis connected, the bus subscribed (cross-worker actions reach it) and an ingester
+    // heartbeat seen, so the link's SUB is live.
+    await until('gateway ready', () => gw.ctx.redis.status === 'ready' && gw.ctx.bus.ready && gw.ctx.link.up, 10_000);
     gateways.push(gw);
     return gw;
   };
@@ -118,15 +145,12 @@ export async function startSystem(outer: After, opts: SystemOptions = {}): Promi
     config, dir, redisServer, redis, ingester, gateways, simulator, feedEndpoint,
     get baseUrl() { return baseUrl(); },
     get wsUrl() { return `ws://127.0.0.1:${gateways[0]!.port}/ws`; },
-    async http(method, p, body, token) {
+    async http(method, p, body, token, gateway = 0) {
       const headers: Record<string, string> = {};
       if (body !== undefined) headers['content-type'] = 'application/json';
       if (token) headers.authorization = `Bearer ${token}`;
-      const r = await fetch(baseUrl() + p, {
-        method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-        signal: AbortSignal.timeout(10_000),
-      });
-      const text = await r.text();
+      const r = await httpRequest(gateways[gateway]!.port, method, p, headers, body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
+      const text = r.text;
       let parsed: unknown = text;
       try {
         parsed = text ? JSON.parse(text) : undefined;

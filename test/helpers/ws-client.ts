@@ -19,8 +19,10 @@ export class TestClient {
   constructor(readonly ws: WebSocket) {
     this.opened = new Promise((resolve, reject) => {
       ws.once('open', () => resolve());
-      ws.once('unexpected-response', (_req, res) => {
+      ws.once('unexpected-response', (req, res) => {
         this.refusedStatus = res.statusCode;
+        // With this listener ws leaves the refused request open; close it so nothing lingers.
+        req.destroy();
         reject(new Error(`upgrade refused with HTTP ${res.statusCode}`));
       });
       ws.once('error', reject);

@@ -1,0 +1,211 @@
+/**
+ * `tickgate ctl <verb> [args] [--json] [--endpoint E] [--timeout MS]`: the operator's client for
+ * the ingester's control socket (§4). One request, one reply, then exit:
+ *
+ *   0  the ingester answered ok
+ *   1  the ingester answered with an error (printed), or the reply was unreadable
+ *   2  usage error (nothing was sent)
+ *   3  no reply within the timeout (the ingester is down or the endpoint is wrong)
+ *
+ * Output is for people by default; `--json` prints the reply exactly as received, for scripts.
+ */
+import { isToken } from '../protocol/tick.ts';
+import { controlRequest, NoReplyError } from './request.ts';
+
+export const DEFAULT_CTL_TIMEOUT_MS = 3_000;
+
+export const CTL_USAGE = `usage: tickgate ctl <verb> [args] [--json] [--endpoint E] [--timeout MS]
+
+verbs:
+  pause [TOKEN...]             pause those feeds (no tokens: every feed)
+  resume [TOKEN...]            resume those feeds (no tokens: every feed)
+  status                       paused feeds, known tokens, tick counters, connected workers
+  demand                       tokens that have at least one subscriber anywhere
+  notify USER MESSAGE...       send a notice to every open socket of USER
+  announce TOKEN... MESSAGE... send a notice to every subscriber of those tokens
+  disconnect USER              close every socket of USER (close code 1008)
+
+options:
+  --json         print the ingester's reply as raw JSON
+  --endpoint E   control socket (default: CONTROL_BIND)
+  --timeout MS   give up when no reply came within MS milliseconds (default ${DEFAULT_CTL_TIMEOUT_MS})
+
+exit status: 0 ok, 1 refused by the ingester, 2 usage error, 3 no reply`;
+
+export interface CtlInvocation {
+  verb: string;
+  request: Record<string, unknown>;
+  json: boolean;
+  endpoint: string | undefined;
+  timeoutMs: number;
+}
+
+export type ParsedCtl = { ok: true; value: CtlInvocation } | { ok: false; error: string } | { ok: 'help' };
+
+function readTokens(args: string[]): number[] | string {
+  const out: number[] = [];
+  for (const a of args) {
+    const n = /^\d+$/.test(a) ? Number(a) : NaN;
+    if (!isToken(n)) return `not a token (an integer in 1..4294967295): "${a}"`;
+    out.push(n);
+  }
+  return out;
+}
+
+/** Turns the command line after `ctl` into a request; nothing here touches the network. */
+export function parseCtlArgs(argv: readonly string[]): ParsedCtl {
+  const positional: string[] = [];
+  let json = false;
+  let endpoint: string | undefined;
+  let timeoutMs = DEFAULT_CTL_TIMEOUT_MS;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      positional.push(...argv.slice(i + 1));
+      break;
+    }
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '-h':
+      case '--help':
+        return { ok: 'help' };
+      case '--json':
+        json = true;
+        break;
+      case '--endpoint': {
+        const v = value();
+        if (!v || !/^(tcp|ipc|inproc):\/\/\S+$/.test(v)) return { ok: false, error: '--endpoint needs a ZeroMQ endpoint like tcp://127.0.0.1:5557' };
+        endpoint = v;
+        break;
+      }
+      case '--timeout': {
+        const v = value();
+        const n = v !== undefined && /^\d+$/.test(v) ? Number(v) : NaN;
+        if (!Number.isSafeInteger(n) || n < 1 || n > 600_000) return { ok: false, error: '--timeout needs milliseconds in 1..600000' };
+        timeoutMs = n;
+        break;
+      }
+      default:
+        if (a.startsWith('--')) return { ok: false, error: `unknown option ${flag}` };
+        positional.push(a);
+    }
+  }
+  const [verb, ...args] = positional;
+  if (!verb) return { ok: false, error: 'a verb is required' };
+  const done = (request: Record<string, unknown>): ParsedCtl => ({ ok: true, value: { verb, request, json, endpoint, timeoutMs } });
+  switch (verb) {
+    case 'pause':
+    case 'resume': {
+      const tokens = readTokens(args);
+      if (typeof tokens === 'string') return { ok: false, error: tokens };
+      return done(tokens.length ? { cmd: verb, tokens } : { cmd: verb });
+    }
+    case 'status':
+    case 'demand':
+      if (args.length) return { ok: false, error: `${verb} takes no arguments` };
+      return done({ cmd: verb });
+    case 'notify': {
+      const [user, ...words] = args;
+      if (!user || words.length === 0) return { ok: false, error: 'usage: ctl notify USER MESSAGE...' };
+      return done({ cmd: 'notify', user, message: words.join(' ') });
+    }
+    case 'announce': {
+      // Leading all-digit arguments are the tokens; the rest is the message.
+      let n = 0;
+      while (n < args.length && /^\d+$/.test(args[n]!)) n++;
+      const tokens = readTokens(args.slice(0, n));
+      if (typeof tokens === 'string') return { ok: false, error: tokens };
+      if (tokens.length === 0 || n === args.length) return { ok: false, error: 'usage: ctl announce TOKEN... MESSAGE...' };
+      return done({ cmd: 'announce', tokens, message: args.slice(n).join(' ') });
+    }
+    case 'disconnect':
+      if (args.length !== 1) return { ok: false, error: 'usage: ctl disconnect USER' };
+      return done({ cmd: 'disconnect', user: args[0] });
+    default:
+      return { ok: false, error: `unknown verb "${verb}"` };
+  }
+}
+
+const pausedText = (p: unknown) => (p === 'all' ? 'all' : Array.isArray(p) && p.length ? p.join(' ') : 'none');
+
+/** A successful reply as people read it. */
+export function formatReply(verb: string, request: Record<string, unknown>, reply: Record<string, unknown>): string {
+  switch (verb) {
+    case 'pause':
+    case 'resume':
+      return `paused: ${pausedText(reply.paused)}`;
+    case 'status':
+      return [
+        ['paused', pausedText(reply.paused)],
+        ['tokens', reply.tokens],
+        ['ticks in', reply.ticks_in],
+        ['ticks out', reply.ticks_out],
+        ['workers', reply.workers],
+      ].map(([k, v]) => `${String(k).padEnd(10)} ${String(v)}`).join('\n');
+    case 'demand': {
+      const tokens = Array.isArray(reply.tokens) ? reply.tokens : [];
+      return tokens.length ? `${tokens.length} token(s) with subscribers: ${tokens.join(' ')}` : 'no token has subscribers';
+    }
+    case 'notify':
+      return `notice sent to every socket of ${String(request.user)}`;
+    case 'announce':
+      return `notice sent to every subscriber of ${(request.tokens as number[]).join(' ')}`;
+    case 'disconnect':
+      return `closing every socket of ${String(request.user)} (1008)`;
+    default:
+      return JSON.stringify(reply);
+  }
+}
+
+export interface CtlOutput {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const stdio: CtlOutput = {
+  out: (l) => process.stdout.write(`${l}\n`),
+  err: (l) => process.stderr.write(`${l}\n`),
+};
+
+/** Runs `tickgate ctl …`; returns the exit status. `defaultEndpoint` is CONTROL_BIND. */
+export async function runCtl(argv: readonly string[], defaultEndpoint: string, io: CtlOutput = stdio): Promise<number> {
+  const parsed = parseCtlArgs(argv);
+  if (parsed.ok === 'help') {
+    io.out(CTL_USAGE);
+    return 0;
+  }
+  if (!parsed.ok) {
+    io.err(`tickgate ctl: ${parsed.error}\n\n${CTL_USAGE}`);
+    return 2;
+  }
+  const { verb, request, json, timeoutMs } = parsed.value;
+  const endpoint = parsed.value.endpoint ?? defaultEndpoint;
+  let text: string;
+  try {
+    text = await controlRequest(endpoint, JSON.stringify(request), timeoutMs);
+  } catch (err) {
+    if (err instanceof NoReplyError) {
+      io.err(`tickgate ctl: ${err.message}`);
+      return 3;
+    }
+    io.err(`tickgate ctl: cannot reach ${endpoint}: ${(err as Error).message}`);
+    return 3;
+  }
+  let reply: Record<string, unknown>;
+  try {
+    const r: unknown = JSON.parse(text);
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new Error('not an object');
+    reply = r as Record<string, unknown>;
+  } catch {
+    io.err(`tickgate ctl: unreadable reply from ${endpoint}: ${text.slice(0, 200)}`);
+    return 1;
+  }
+  if (json) io.out(text);
+  if (reply.ok !== true) {
+    io.err(`tickgate ctl: the ingester refused "${verb}": ${typeof reply.error === 'string' ? reply.error : 'no reason given'}`);
+    return 1;
+  }
+  if (!json) io.out(formatReply(verb, request, reply));
+  return 0;
+}

@@ -1,0 +1,50 @@
+/**
+ * Checks on the WebSocket upgrade that come before authentication: the Origin allowlist and the
+ * per-IP connection-attempt rate. (Sockets per user are leased in session-sockets.ts.)
+ */
+import type { Redis } from 'ioredis';
+import { Keys } from '../store/keys.ts';
+
+export const CONN_WINDOW_MS = 10_000;
+
+function originOf(value: string): string | undefined {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : undefined;
+  } catch {
+    return undefined; // not a URL, e.g. the opaque origin "null": matches nothing
+  }
+}
+
+/**
+ * Cross-site WebSocket hijacking guard. A browser always sends `Origin`; other clients may not,
+ * and are not refused for that (the access token still gates them). With ALLOWED_ORIGINS set the
+ * origin must be one of them; unset, its host[:port] must equal the request's Host header.
+ */
+export function originAllowed(origin: string, host: string, allowed: readonly string[] | undefined): boolean {
+  if (origin === '') return true;
+  const o = originOf(origin);
+  if (o === undefined) return false;
+  if (allowed !== undefined && allowed.length > 0) return allowed.some((a) => originOf(a) === o);
+  return host !== '' && new URL(o).host === host.toLowerCase();
+}
+
+// KEYS[1] the IP's counter. ARGV: limit, window ms. 0 allowed, else ms until the window ends.
+const ATTEMPT = `
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+if n > tonumber(ARGV[1]) then return math.max(ttl, 1) end
+return 0`;
+
+/**
+ * Counts one upgrade attempt from `ip` in the current 10 s window (shared by all workers).
+ * Resolves 0 when allowed, else the seconds to wait. Throws if Redis is unavailable.
+ */
+export async function connectionAttempt(redis: Redis, ip: string, limit: number): Promise<number> {
+  const wait = Number(await redis.eval(ATTEMPT, 1, Keys.connAttemptsIp(ip), limit, CONN_WINDOW_MS));
+  return wait === 0 ? 0 : Math.max(1, Math.ceil(wait / 1000));
+}

@@ -1,0 +1,62 @@
+/**
+ * The gateway side of the operator verbs `notify`, `announce` and `disconnect` (§4). The ingester
+ * receives the control request and broadcasts it to every worker (see ingester.ts); each worker
+ * acts on its own sockets here. Users are named by username, so `SocketRegistry.byUsername` finds
+ * their sockets.
+ *
+ * Each notice is serialised once and the same bytes go to every recipient.
+ */
+import type { Logger } from 'pino';
+import { CloseCodes } from '../protocol/close-codes.ts';
+import { readOperatorBroadcast } from '../protocol/control.ts';
+import { encode } from '../protocol/server-messages.ts';
+import type { BroadcastMessage } from './ingest-link.ts';
+import type { Socket, SocketRegistry } from './sockets.ts';
+
+export function handleOperatorBroadcast(registry: SocketRegistry, msg: BroadcastMessage, log: Logger): void {
+  const op = readOperatorBroadcast(msg);
+  if (!op) {
+    log.warn({ type: msg.type }, 'ignoring an unknown or malformed broadcast from the ingester');
+    return;
+  }
+  switch (op.type) {
+    case 'notify': {
+      const text = encode({ type: 'notice', message: op.message });
+      const sockets = [...(registry.byUsername.get(op.user) ?? [])];
+      for (const ws of sockets) sendText(ws, text);
+      log.info({ user: op.user, sockets: sockets.length }, 'operator notice delivered');
+      return;
+    }
+    case 'announce': {
+      const text = encode({ type: 'notice', tokens: op.tokens, message: op.message });
+      let sent = 0;
+      // Once per socket, however many of the tokens it holds. The actor's subscription map is
+      // what the client asked for, which is what "subscribers of those tokens" means.
+      for (const ws of registry.all()) {
+        const d = ws.getUserData();
+        if (d.closed || !d.actor) continue;
+        const subs = d.actor.getSnapshot().context.subscriptions;
+        if (op.tokens.some((t) => subs.has(t))) {
+          sendText(ws, text);
+          sent++;
+        }
+      }
+      log.info({ tokens: op.tokens.length, sockets: sent }, 'operator announcement delivered');
+      return;
+    }
+    case 'disconnect': {
+      const sockets = [...(registry.byUsername.get(op.user) ?? [])];
+      // Through the actor, which owns the socket's lifecycle: it emits the close effect.
+      for (const ws of sockets) {
+        const d = ws.getUserData();
+        if (!d.closed && d.actor?.getSnapshot().status === 'active') d.actor.send({ type: 'server.close', close: CloseCodes.policy });
+      }
+      log.info({ user: op.user, sockets: sockets.length }, 'operator disconnected a user');
+      return;
+    }
+  }
+}
+
+function sendText(ws: Socket, text: string): void {
+  if (!ws.getUserData().closed) ws.send(text);
+}

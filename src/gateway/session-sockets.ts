@@ -1,0 +1,177 @@
+/**
+ * The sockets of a session or a user, across every worker and host.
+ *
+ * Locally, `SocketRegistry` (sockets.ts) knows this worker's sockets; these helpers act on a
+ * session's sockets the only allowed way, through each socket's actor, as if the event had come
+ * from the client or the server's own policy.
+ *
+ * Across workers, Redis holds a lease per open socket: a member `connId` of the user's zset
+ * `tg:usock:<uid>`, scored with the lease's expiry. Admission is one Lua script (drop lapsed
+ * leases, refuse at the limit, add), so concurrent upgrades on different workers cannot overshoot
+ * MAX_SOCKETS_PER_USER. Every worker renews its sockets' leases every LEASE_RENEW_MS; the leases
+ * of a worker that died lapse after LEASE_TTL_MS. A close removes the lease; a removal that fails
+ * while Redis is away is retried on the next renewal. Lease times are the workers' clocks: hosts
+ * are assumed to agree within a few seconds, far below LEASE_TTL_MS.
+ *
+ * The renewal pass also re-checks that every local session still exists and closes the sockets of
+ * those that do not (4003). Pub/sub delivers at most once, so this is what closes a socket whose
+ * worker missed a `session.revoked` message while its subscriber connection was down.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { decodeClientMessage } from '../protocol/client-messages.ts';
+import { CloseCodes } from '../protocol/close-codes.ts';
+import type { Mode } from '../protocol/tick.ts';
+import { Keys } from '../store/keys.ts';
+import type { Socket, SocketRegistry } from './sockets.ts';
+
+export const LEASE_TTL_MS = 30_000;
+export const LEASE_RENEW_MS = 10_000;
+
+// KEYS[1] the user's zset; ARGV: now, lease expiry, connId, limit, key ttl ms. 1 admitted, 0 full.
+const ADMIT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1`;
+
+function isLive(ws: Socket): boolean {
+  const d = ws.getUserData();
+  return !d.closed && d.actor !== undefined && d.actor.getSnapshot().status === 'active';
+}
+
+/** Closes every local socket of a session with 4003, through its actor. Returns how many. */
+export function closeSessionSockets(registry: SocketRegistry, sid: string): number {
+  let n = 0;
+  for (const ws of [...(registry.bySession.get(sid) ?? [])]) {
+    if (!isLive(ws)) continue;
+    ws.getUserData().actor!.send({ type: 'server.close', close: CloseCodes.sessionRevoked });
+    n++;
+  }
+  return n;
+}
+
+export type SessionCommand =
+  | { op: 'subscribe'; tokens: number[]; mode?: Mode }
+  | { op: 'unsubscribe'; tokens: number[] };
+
+/**
+ * Hands a REST subscribe/unsubscribe to every local socket of a session as if its client had sent
+ * it: the actor applies its rate limit and token limit and answers with the usual ack, snapshots
+ * and ticks. The message is decoded per socket, so every actor gets its own fresh object.
+ * Returns how many sockets it reached.
+ */
+export function deliverToSession(registry: SocketRegistry, sid: string, cmd: SessionCommand): number {
+  const text = JSON.stringify(cmd.op === 'subscribe' && cmd.mode !== undefined
+    ? { op: cmd.op, tokens: cmd.tokens, mode: cmd.mode }
+    : { op: cmd.op, tokens: cmd.tokens });
+  let n = 0;
+  for (const ws of [...(registry.bySession.get(sid) ?? [])]) {
+    if (!isLive(ws)) continue;
+    const decoded = decodeClientMessage(text);
+    // Callers pass tokens and a mode they validated (REST body, bus message schema), so this
+    // only guards the type: a command that does not decode reaches no socket.
+    if (!decoded.ok) return 0;
+    ws.getUserData().actor!.send({ type: 'client.message', msg: decoded.msg });
+    n++;
+  }
+  return n;
+}
+
+export class SessionSockets {
+  private timer: NodeJS.Timeout | undefined;
+  /** userId → connIds whose lease removal failed; retried with the next renewal. */
+  private readonly unreleased = new Map<string, Set<string>>();
+  private renewing: Promise<void> | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly registry: SocketRegistry,
+    private readonly maxPerUser: number,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.renew(), LEASE_RENEW_MS);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Takes a lease for a new socket; false when the user is at the limit. Throws if Redis is away. */
+  async admit(userId: string, connId: string): Promise<boolean> {
+    const now = Date.now();
+    const r = await this.redis.eval(ADMIT, 1, Keys.userSockets(userId), now, now + LEASE_TTL_MS, connId, this.maxPerUser, LEASE_TTL_MS);
+    return r === 1;
+  }
+
+  /** Gives a closed (or never opened) socket's lease back. Never throws. */
+  release(userId: string, connId: string): void {
+    this.redis.zrem(Keys.userSockets(userId), connId).catch((err: Error) => {
+      this.log.debug({ err: err.message, user: userId }, 'lease release failed; retrying at the next renewal');
+      this.requeueRelease(userId, connId);
+    });
+  }
+
+  private requeueRelease(userId: string, connId: string): void {
+    let s = this.unreleased.get(userId);
+    if (!s) this.unreleased.set(userId, (s = new Set()));
+    s.add(connId);
+  }
+
+  /**
+   * Renews every local lease, retries failed releases, and closes local sockets of sessions that
+   * no longer exist. Safe to call at any time (for example right after Redis came back).
+   */
+  renew(): Promise<void> {
+    this.renewing ??= this.renewOnce().finally(() => {
+      this.renewing = undefined;
+    });
+    return this.renewing;
+  }
+
+  private async renewOnce(): Promise<void> {
+    if (this.redis.status !== 'ready') return;
+    const expiry = Date.now() + LEASE_TTL_MS;
+    const pipe = this.redis.pipeline();
+    for (const [userId, sockets] of this.registry.byUser) {
+      const members: (string | number)[] = [];
+      for (const ws of sockets) {
+        const d = ws.getUserData();
+        if (!d.closed) members.push(expiry, d.connId);
+      }
+      if (members.length === 0) continue;
+      pipe.zadd(Keys.userSockets(userId), ...members);
+      pipe.pexpire(Keys.userSockets(userId), LEASE_TTL_MS);
+    }
+    const released = [...this.unreleased];
+    this.unreleased.clear();
+    const firstRelease = pipe.length;
+    for (const [userId, conns] of released) pipe.zrem(Keys.userSockets(userId), ...conns);
+    const sids = [...this.registry.bySession.keys()];
+    const firstExists = pipe.length;
+    for (const sid of sids) pipe.exists(Keys.session(sid));
+    if (pipe.length === 0) return;
+    let results: [Error | null, unknown][];
+    try {
+      results = (await pipe.exec()) ?? [];
+    } catch (err) {
+      // Redis went away mid-way: leases stay as they were, and the releases are retried next time.
+      this.log.debug({ err: (err as Error).message }, 'socket lease renewal failed');
+      results = [];
+    }
+    released.forEach(([userId, conns], i) => {
+      if (results[firstRelease + i]?.[0] !== null) for (const c of conns) this.requeueRelease(userId, c);
+    });
+    let revoked = 0;
+    sids.forEach((sid, i) => {
+      const r = results[firstExists + i];
+      // Only a definite "no such session" closes sockets; an error says nothing about the session.
+      if (r !== undefined && r[0] === null && r[1] === 0) revoked += closeSessionSockets(this.registry, sid);
+    });
+    if (revoked > 0) this.log.info({ sockets: revoked }, 'closed sockets of sessions that ended while unnoticed');
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The ingester's control socket (§4): a ZeroMQ REP at CONTROL_BIND. Every request gets exactly one
+ * JSON reply, whatever it contained: malformed, unknown and oversized requests get
+ * `{"ok":false,"error":...}`, and a failing handler gets a generic error (the details go to the
+ * log), so the socket keeps serving. REP answers one request at a time, which also means control
+ * commands never interleave with each other.
+ */
+import * as zmq from 'zeromq';
+import type { Logger } from 'pino';
+import { parseControlRequest, type ControlReply, type ControlRequest } from '../protocol/control.ts';
+
+/**
+ * ZeroMQ drops the connection of a peer that sends a larger message, so such a request gets no
+ * reply: the one exception to "always one reply", kept so a runaway client cannot make the
+ * ingester buffer arbitrary amounts of memory. Anything between MAX_CONTROL_REQUEST_BYTES and
+ * this is read and refused with an error reply.
+ */
+const MAX_WIRE_BYTES = 16 * 1024 * 1024;
+
+export type ControlHandler = (req: ControlRequest) => Promise<ControlReply>;
+
+export class ControlServer {
+  private readonly rep = new zmq.Reply({ linger: 0, maxMessageSize: MAX_WIRE_BYTES });
+  private closed = false;
+
+  private constructor(private readonly handler: ControlHandler, private readonly log: Logger) {}
+
+  static async start(endpoint: string, handler: ControlHandler, log: Logger): Promise<ControlServer> {
+    const server = new ControlServer(handler, log.child({ part: 'control' }));
+    await server.rep.bind(endpoint);
+    void server.loop();
+    return server;
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      for await (const frames of this.rep) {
+        const reply = await this.answer(frames);
+        await this.rep.send(JSON.stringify(reply));
+      }
+    } catch (err) {
+      if (!this.closed) this.log.fatal({ err }, 'control socket failed');
+    }
+  }
+
+  private async answer(frames: Buffer[]): Promise<ControlReply> {
+    const parsed = parseControlRequest(frames);
+    if (!parsed.ok) {
+      this.log.debug({ error: parsed.error }, 'refused a control request');
+      return { ok: false, error: parsed.error };
+    }
+    try {
+      return await this.handler(parsed.request);
+    } catch (err) {
+      this.log.error({ err, cmd: parsed.request.cmd }, 'control request failed');
+      return { ok: false, error: 'internal error' };
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.rep.close();
+  }
+}
