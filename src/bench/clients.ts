@@ -23,6 +23,16 @@ const DIGIT_0 = 0x30;
 
 const OPEN_CONCURRENCY = 100;
 const CONNECT_TIMEOUT_MS = 15_000;
+/** Attempts per connection when the server drops a fresh socket before its subscribe ack. */
+const CONNECT_ATTEMPTS = 3;
+
+/**
+ * The server closed a freshly opened socket before its subscribe ack. uWebSockets.js can do this
+ * when an asynchronous upgrade is corked and the open handler sends (uNetworking/uWebSockets
+ * #1928): the socket is dropped right after the 101. A client reconnects; the bench retries a
+ * bounded number of times and reports how often it had to.
+ */
+class EarlyCloseError extends Error {}
 
 export interface ClientPlan {
   /** `ws://127.0.0.1:<port>/ws` */
@@ -85,6 +95,8 @@ export class ClientPool {
   private readonly sockets: WebSocket[] = [];
   /** Server messages other than ticks, by type, over the whole run (for diagnosis). */
   readonly otherMessages: Record<string, number> = {};
+  /** Sockets the server closed before their subscribe ack, each retried (see EarlyCloseError). */
+  earlyCloses = 0;
 
   constructor(private readonly plan: ClientPlan) {}
 
@@ -94,7 +106,17 @@ export class ClientPool {
     const worker = async () => {
       while (nextIndex < this.plan.connections) {
         signal?.throwIfAborted();
-        await this.connectOne(nextIndex++);
+        const i = nextIndex++;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.connectOne(i);
+            break;
+          } catch (err) {
+            if (!(err instanceof EarlyCloseError) || attempt >= CONNECT_ATTEMPTS) throw err;
+            this.earlyCloses++;
+            signal?.throwIfAborted();
+          }
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, this.plan.connections) }, worker));
@@ -121,19 +143,20 @@ export class ClientPool {
       });
       let welcomed = false;
       ws.on('close', (code) => {
-        fail(new Error(`connection ${i}: closed with ${code} before its subscribe ack (${welcomed ? 'after' : 'before'} its welcome)`));
+        fail(new EarlyCloseError(`connection ${i}: closed with ${code} before its subscribe ack (${welcomed ? 'after' : 'before'} its welcome)`));
         if (this.measuring && !this.stopping) this.counters.closes[code] = (this.counters.closes[code] ?? 0) + 1;
       });
       ws.on('message', (data: Buffer) => {
         if (data[TYPE_AT] === CHAR_t) return this.onTick(data);
         if (this.measuring) this.counters.messages++;
-        const type = this.onOther(data);
-        if (type === 'welcome') welcomed = true;
-        if (type === 'welcome' && this.plan.worker !== undefined) {
-          const worker = (JSON.parse(data.toString('utf8')) as { worker?: unknown }).worker;
-          if (worker !== this.plan.worker) fail(new Error(`connection ${i}: welcomed by worker ${String(worker)}, not the bench's gateway ${this.plan.worker}: another server shares the port`));
+        const msg = this.onOther(data);
+        if (msg.type === 'welcome') {
+          welcomed = true;
+          if (this.plan.worker !== undefined && msg.worker !== this.plan.worker) {
+            fail(new Error(`connection ${i}: welcomed by worker ${String(msg.worker)}, not the bench's gateway ${this.plan.worker}: another server shares the port`));
+          }
         }
-        if (type === 'subscribed' && !acked) {
+        if (msg.type === 'subscribed' && !acked) {
           acked = true;
           clearTimeout(timer);
           resolve();
@@ -159,16 +182,17 @@ export class ClientPool {
     if (at >= 0) this.latency.record(Date.now() - readUint(data, at));
   }
 
-  private onOther(data: Buffer): string {
-    let type = 'unreadable';
+  /** Any message but a tick: parsed and counted by type. */
+  private onOther(data: Buffer): { type: string; worker?: unknown } {
+    let msg: { type: string; worker?: unknown } = { type: 'unreadable' };
     try {
-      const m = JSON.parse(data.toString('utf8')) as { type?: unknown };
-      if (typeof m.type === 'string') type = m.type;
+      const m = JSON.parse(data.toString('utf8')) as { type?: unknown; worker?: unknown };
+      if (typeof m.type === 'string') msg = { type: m.type, worker: m.worker };
     } catch {
       // counted as unreadable
     }
-    this.otherMessages[type] = (this.otherMessages[type] ?? 0) + 1;
-    return type;
+    this.otherMessages[msg.type] = (this.otherMessages[msg.type] ?? 0) + 1;
+    return msg;
   }
 
   /** Starts noting which tokens tick live (snapshots do not count). */

@@ -45,6 +45,12 @@ export interface ScenarioResult {
   client: { cpuS: number; cores: number; eventLoopUtilization: number; saturated: boolean };
   /** Sockets the server closed during the window, by close code (expected: none). */
   closes: Record<string, number>;
+  /** Sockets still open when the window ended (expected: all). */
+  openAtEnd: number;
+  /** Fresh sockets the server dropped before their subscribe ack, reopened by the bench (expected: none). */
+  reconnects: number;
+  /** Server messages other than ticks over the whole scenario, by type (welcome, subscribed, status, …). */
+  nonTickMessages: Record<string, number>;
   /** Server log lines at LOG_LEVEL=warn over the whole scenario (expected: none). */
   serverLogLines: { ingester: number; gateway: number };
 }
@@ -119,6 +125,8 @@ export function formatTable(report: BenchReport): string {
     const notes: string[] = [];
     notes.push(`server CPU ${fixed(r.serverCpu.gatewayCores * 100, 0)}% gateway + ${fixed(r.serverCpu.ingesterCores * 100, 0)}% ingester of one core`);
     if (r.client.saturated) notes.push(`client process saturated (event loop ${fixed(r.client.eventLoopUtilization * 100, 0)}% busy): latency and throughput include client queueing`);
+    if (r.openAtEnd < r.connections) notes.push(`only ${r.openAtEnd} of ${r.connections} sockets still open at the end`);
+    if (r.reconnects > 0) notes.push(`${r.reconnects} fresh socket${r.reconnects === 1 ? ' was' : 's were'} dropped by the server before the subscribe ack and reopened`);
     const closed = Object.entries(r.closes);
     if (closed.length > 0) notes.push(`server closed sockets: ${closed.map(([code, n]) => `${n}× ${code}`).join(', ')}`);
     const logs = r.serverLogLines.gateway + r.serverLogLines.ingester;

@@ -58,14 +58,17 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     say(`logging in ${users} user${users === 1 ? '' : 's'}`);
     const access = await servers.login(users, signal);
 
-    feed.setSubscribers(subscriberCounts(s));
+    const counts = subscriberCounts(s);
+    feed.setSubscribers(counts);
     feed.start();
     const tokens = feed.tokens;
+    // With few connections (--connections) some tokens may have no subscriber: never waited for.
+    const subscribed = tokens.filter((_, i) => counts[i]! > 0);
     pool = new ClientPool({
       url: servers.wsUrl,
       connections: s.connections,
       mode: s.mode,
-      worker: process.env.DBG_STRACE ? undefined : String(gateway.pid),
+      worker: String(gateway.pid),
       accessFor: (i) => access[Math.floor(i / CONNECTIONS_PER_USER)]!,
       tokensFor: (i) => tokenIndexesFor(s, i).map((t) => tokens[t]!),
     });
@@ -74,8 +77,8 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     say(`opening ${s.connections} sockets`);
     pool.watchTokens();
     await pool.connectAll(AbortSignal.any([signal, AbortSignal.timeout(CONNECT_ALL_TIMEOUT_MS)]));
-    await pool.untilTicking(tokens, TICKS_FLOWING_TIMEOUT_MS, signal);
-    say(`ticks flowing for all ${tokens.length} tokens; warming up ${opts.warmupS} s`);
+    await pool.untilTicking(subscribed, TICKS_FLOWING_TIMEOUT_MS, signal);
+    say(`ticks flowing for all ${subscribed.length} subscribed tokens; warming up ${opts.warmupS} s`);
     await sleep(opts.warmupS * 1000, undefined, { signal });
     const rssAfter = rssKiB(gateway.pid);
 
@@ -92,6 +95,7 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
     pool.startMeasuring();
     await sleep(opts.durationS * 1000, undefined, { signal });
     const counters = pool.stopMeasuring();
+    const openAtEnd = pool.openSockets;
     const windowS = (performance.now() - start.at) / 1000;
     const ingesterS = cpuSeconds(ingester.pid) - start.ingester;
     const gatewayS = cpuSeconds(gateway.pid) - start.gateway;
@@ -132,6 +136,9 @@ export async function runScenario(s: Scenario, opts: RunOptions): Promise<Scenar
         saturated: elu > CLIENT_SATURATED_ELU,
       },
       closes: counters.closes,
+      openAtEnd,
+      reconnects: pool.earlyCloses,
+      nonTickMessages: { ...pool.otherMessages },
       serverLogLines: { ingester: ingester.logLines(), gateway: gateway.logLines() },
     };
   } catch (err) {

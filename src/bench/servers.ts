@@ -8,8 +8,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import fsmod from 'node:fs';
-const require_fs = () => fsmod;
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort, startEmbeddedRedis, type EmbeddedRedis } from '../start/embedded-redis.ts';
@@ -50,9 +48,7 @@ function track(child: ChildProcess): void {
 }
 
 function spawnRole(name: string, env: NodeJS.ProcessEnv): RoleProcess {
-  const proc = process.env.DBG_STRACE && name === 'gateway'
-    ? spawn('strace', ['-f', '--seccomp-bpf', '-e', 'trace=close,shutdown', '-tt', '-o', `/tmp/strace-${Date.now()}.log`, process.execPath, '--import', TSX_LOADER, MAIN, name], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, ['--import', TSX_LOADER, MAIN, name], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, name], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   track(proc);
   const tail: string[] = [];
   let lines = 0;
@@ -67,7 +63,6 @@ function spawnRole(name: string, env: NodeJS.ProcessEnv): RoleProcess {
       if (tail.length > LOG_TAIL_LINES) tail.shift();
     }
   };
-  if (process.env.DBG_LEVEL) { const f = (require_fs()).createWriteStream(`/tmp/dbg-${name}-${Date.now()}.log`); proc.stdout!.pipe(f); }
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
   const exited = new Promise<string>((resolve) => proc.once('exit', (code, signal) => resolve(signal ?? String(code))));
@@ -127,7 +122,7 @@ export async function startServers(opts: ServersOptions): Promise<Servers> {
     INGEST_BIND: `tcp://127.0.0.1:${ingestPort}`,
     CONTROL_BIND: `tcp://127.0.0.1:${controlPort}`,
     DATA_DIR: opts.dir,
-    LOG_LEVEL: process.env.DBG_LEVEL ?? 'warn',
+    LOG_LEVEL: 'warn',
     // A benchmark opens thousands of sockets for a handful of users, from one IP.
     MAX_SOCKETS_PER_USER: '100000',
     CONN_RATE_PER_IP: '10000000',

@@ -73,6 +73,12 @@ export class SocketRegistry {
     removeFrom(this.byUsername, d.username, ws);
   }
 
+  /** Some open socket of this worker, if there is one. */
+  any(): Socket | undefined {
+    for (const set of this.bySession.values()) for (const ws of set) if (!ws.getUserData().closed) return ws;
+    return undefined;
+  }
+
   /** Every open socket of this worker. */
   *all(): Iterable<Socket> {
     for (const set of this.bySession.values()) yield* set;
@@ -123,6 +129,20 @@ function refuse(res: HttpResponse, code: ErrorCode, extraHeaders: Record<string,
     for (const [k, v] of Object.entries(extraHeaders)) res.writeHeader(k, v);
     res.end(JSON.stringify({ error: { code, message: e.message } }));
   });
+}
+
+/**
+ * Runs an async upgrade corked, working around a uWS 20.30 bug (uWebSockets#1928, fixed upstream
+ * by #1929, not in the pinned build): when `res.cork(() => res.upgrade())` runs outside a uWS
+ * callback, cork's epilogue reads the HTTP state of the socket that was just reallocated into a
+ * WebSocket, and now and then closes it (1006 right after the 101) or arms an HTTP timeout on it.
+ * Inside another open socket's cork, `res.cork` only runs its callback — uWS.js still counts the
+ * writes as corked, so no warning — and the epilogue that follows is the carrier's own, which is
+ * sound. Only a worker's very first socket has no carrier and takes the plain path.
+ */
+function upgradeCorked(res: HttpResponse, upgrade: () => void, carrier: Socket | undefined): void {
+  if (carrier) carrier.cork(() => res.cork(upgrade));
+  else res.cork(upgrade);
 }
 
 export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): void {
@@ -195,7 +215,7 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
           expiresAt: verified.expiresAt,
           closed: false,
         };
-        r.cork(() => r.upgrade(data, hd.key, hd.protocol, hd.extensions, uwsContext as never));
+        upgradeCorked(r, () => r.upgrade(data, hd.key, hd.protocol, hd.extensions, uwsContext as never), registry.any());
       }
     },
 
@@ -317,6 +337,9 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
       sendMessage(ws, {
         type: 'subscribed', ...(e.id === undefined ? {} : { id: e.id }), tokens: e.tokens, mode: e.mode,
         epoch: link.epoch ?? '', rejected: e.rejected,
+        // No tick history is kept yet, so a resume (`since`) cannot replay: every token it names
+        // is a gap, and the snapshot that follows stands in for the missed ticks (§6).
+        ...(e.msg.since ? { recovered: [], gaps: e.tokens.filter((t) => e.msg.since!.has(t)) } : {}),
       });
       for (const { token, from } of e.modeChanged) {
         // The newest value in the new mode first. Subscribe the new mode's topic before leaving

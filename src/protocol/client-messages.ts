@@ -83,6 +83,9 @@ export function decodeClientMessage(data: string): Decoded {
           return fail('bad_request', `throttle_ms must be an integer in 0..${MAX_THROTTLE_MS}`, id);
         }
         throttleMs = t;
+        // Refused rather than ignored: a client that asked for at most one tick per N ms must not
+        // silently get every tick. Per-token throttling comes with conflation (a later release).
+        if (throttleMs > 0) return fail('bad_request', 'throttle_ms is not supported by this server yet', id);
       }
       let since: Map<number, number> | undefined;
       if (o.since !== undefined) {

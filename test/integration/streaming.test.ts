@@ -112,3 +112,13 @@ test('a worker forwards a token only while some socket wants it', async () => {
   await untilDemand(sys, a, false);
   assert.ok(!sys.gateways[0]!.ctx.link.subscribedTokens.includes(a));
 });
+
+test('a resume with since gets every named token as a gap and a snapshot instead (no history is kept yet)', async () => {
+  const a = tokens()[9]!;
+  const u = await sys.user();
+  const c = await sys.connect(u.access);
+  const ack = await c.request({ op: 'subscribe', tokens: [a], mode: 'ltp', since: { [a]: 1 }, epoch: sys.ingester.epoch });
+  assert.deepEqual([ack.recovered, ack.gaps], [[], [a]]);
+  const first = await c.next((m) => m.type === 'tick', 10_000);
+  assert.equal(first.snapshot, true);
+});

@@ -47,10 +47,12 @@ test('decodeClientMessage never throws and returns codes', () => {
     assert.equal(d.ok, false, i);
     assert.ok(!d.ok && d.code in ErrorCodes, i);
   }
-  const ok = decodeClientMessage('{"op":"subscribe","tokens":[1,1,2],"mode":"full","throttle_ms":100,"since":{"1":5},"epoch":"e","id":null}');
+  const throttled = decodeClientMessage('{"op":"subscribe","tokens":[1],"throttle_ms":100,"id":3}');
+  assert.deepEqual(throttled.ok ? undefined : [throttled.code, throttled.id], ['bad_request', 3], 'throttling is refused until it is implemented');
+  const ok = decodeClientMessage('{"op":"subscribe","tokens":[1,1,2],"mode":"full","throttle_ms":0,"since":{"1":5},"epoch":"e","id":null}');
   assert.ok(ok.ok && ok.msg.op === 'subscribe');
   assert.deepEqual(ok.msg.tokens, [1, 2]);
-  assert.equal(ok.msg.throttleMs, 100);
+  assert.equal(ok.msg.throttleMs, 0);
   assert.deepEqual([...ok.msg.since!], [[1, 5]]);
   assert.equal(ok.msg.id, null);
 });
