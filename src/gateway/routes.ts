@@ -10,7 +10,7 @@ import { refundLoginAttempt, reserveLoginAttempt } from '../auth/throttle.ts';
 import { createUser, findUser, USERNAME_RE } from '../auth/users.ts';
 import type { GatewayContext } from './context.ts';
 import { readInstruments } from './token-store.ts';
-import { bearerToken, readJsonBody, Reply } from './http.ts';
+import { bearerToken, readJsonBody, Reply, type BodyResult } from './http.ts';
 import type { HttpRequest, HttpResponse } from './uws.ts';
 
 const credentials = z.object({
@@ -64,7 +64,11 @@ export function isRedisUnavailable(err: unknown): boolean {
 }
 
 export async function body<T>(ctx: GatewayContext, reply: Reply, info: RequestInfo, schema: z.ZodType<T>): Promise<T | undefined> {
-  const r = await readJsonBody(reply, info.contentType, info.contentLength, ctx.config.bodyLimitBytes);
+  return validate(reply, await readJsonBody(reply, info.contentType, info.contentLength, ctx.config.bodyLimitBytes), schema);
+}
+
+/** A read body checked against its schema, or the coded 4xx already sent. */
+export function validate<T>(reply: Reply, r: BodyResult, schema: z.ZodType<T>): T | undefined {
   if (!r.ok) {
     reply.error(r.code, r.message);
     return undefined;

@@ -6,8 +6,8 @@ import { z } from 'zod';
 import { deleteSession, rotateRefreshToken } from '../auth/sessions.ts';
 import { MAX_TOKEN, MIN_TOKEN, MODES } from '../protocol/tick.ts';
 import type { GatewayContext } from './context.ts';
-import { readJsonBody, type BodyResult, type Reply } from './http.ts';
-import { authenticate, body, loginResponse, route, type RequestInfo } from './routes.ts';
+import { readJsonBody, type Reply } from './http.ts';
+import { authenticate, body, loginResponse, route, validate, type RequestInfo } from './routes.ts';
 
 const refreshBody = z.object({
   refresh_token: z.string({ message: 'refresh_token must be a string' }).max(512, 'refresh_token is too long'),
@@ -96,17 +96,4 @@ export function registerSessionRoutes(ctx: GatewayContext): void {
     if (!r) return;
     await sessionCommand(reply, { kind: 'session.unsubscribe', sid: r.session.sid, tokens: r.body.tokens });
   }));
-}
-
-function validate<T>(reply: Reply, r: BodyResult, schema: z.ZodType<T>): T | undefined {
-  if (!r.ok) {
-    reply.error(r.code, r.message);
-    return undefined;
-  }
-  const parsed = schema.safeParse(r.value);
-  if (!parsed.success) {
-    reply.error('invalid_body', parsed.error.issues.map((i) => i.message).join('; '));
-    return undefined;
-  }
-  return parsed.data;
 }

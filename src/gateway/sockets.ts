@@ -21,7 +21,7 @@ import { bearerToken, statusLine } from './http.ts';
 import { connectionAttempt, originAllowed } from './limits.ts';
 import { isRedisUnavailable } from './routes.ts';
 import { readTokenSnapshots, type StoredTokens } from './token-store.ts';
-import { uws, type HttpRequest, type HttpResponse, type WebSocket } from './uws.ts';
+import { uws, type HttpResponse, type WebSocket } from './uws.ts';
 
 /** The contract's frame limit: larger messages close the socket with 1009. */
 export const MAX_FRAME_BYTES = 64 * 1024;

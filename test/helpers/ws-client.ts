@@ -36,6 +36,18 @@ export class TestClient {
     });
   }
 
+  /** How the server answers an upgrade: 'open', or the HTTP status it refused with. */
+  static async upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number | 'open'> {
+    const c = new TestClient(new WebSocket(url, { headers }));
+    try {
+      await withTimeout(c.opened, 5_000, 'the upgrade');
+      c.ws.terminate();
+      return 'open';
+    } catch {
+      return c.refusedStatus ?? -1;
+    }
+  }
+
   static async connect(url: string, opts: WebSocket.ClientOptions = {}): Promise<TestClient> {
     const c = new TestClient(new WebSocket(url, opts));
     await withTimeout(c.opened, 5_000, 'websocket open');

@@ -6,24 +6,14 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import WebSocket from 'ws';
 import { startSystem } from '../helpers/system.ts';
 import { TestClient } from '../helpers/ws-client.ts';
-import { until, withTimeout } from '../helpers/wait.ts';
+import { until } from '../helpers/wait.ts';
 
 const sys = await startSystem({ after });
 const listed = await startSystem({ after }, { env: { ALLOWED_ORIGINS: 'https://app.example.com, http://localhost:3000' } });
 
-async function upgradeStatus(url: string, headers: Record<string, string>): Promise<number | 'open'> {
-  const c = new TestClient(new WebSocket(url, { headers }));
-  try {
-    await withTimeout(c.opened, 5_000, 'the upgrade');
-    c.ws.terminate();
-    return 'open';
-  } catch {
-    return c.refusedStatus ?? -1;
-  }
-}
+const upgradeStatus = TestClient.upgradeStatus;
 
 async function timedLogin(username: string, password: string) {
   const t0 = performance.now();

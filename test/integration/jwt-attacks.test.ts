@@ -5,11 +5,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
-import WebSocket from 'ws';
 import { startSystem, TEST_JWT_SECRET } from '../helpers/system.ts';
 import { claimsOf, forge, unsigned } from '../helpers/jwt.ts';
 import { TestClient } from '../helpers/ws-client.ts';
-import { withTimeout } from '../helpers/wait.ts';
 
 const sys = await startSystem({ after });
 const u = await sys.user();
@@ -18,16 +16,10 @@ const now = () => Math.floor(Date.now() / 1000);
 const rsa = await generateKeyPair('RS256', { extractable: true });
 const publicPem = await exportSPKI(rsa.publicKey);
 
-async function upgradeStatus(token: string, via: 'query' | 'header'): Promise<number | 'open'> {
-  const url = via === 'query' ? `${sys.wsUrl}?access_token=${encodeURIComponent(token)}` : sys.wsUrl;
-  const c = new TestClient(new WebSocket(url, { headers: via === 'header' ? { authorization: `Bearer ${token}` } : {} }));
-  try {
-    await withTimeout(c.opened, 5_000, 'the upgrade');
-    c.ws.terminate();
-    return 'open';
-  } catch {
-    return c.refusedStatus ?? -1;
-  }
+function upgradeStatus(token: string, via: 'query' | 'header'): Promise<number | 'open'> {
+  return via === 'query'
+    ? TestClient.upgradeStatus(`${sys.wsUrl}?access_token=${encodeURIComponent(token)}`)
+    : TestClient.upgradeStatus(sys.wsUrl, { authorization: `Bearer ${token}` });
 }
 
 const standard = () => ({ sid, iss: 'tickgate', aud: 'tickgate', iat: now(), exp: now() + 600 });

@@ -11,7 +11,6 @@ import http from 'node:http';
 import { startSystem, type System } from '../helpers/system.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 import { until, withTimeout } from '../helpers/wait.ts';
-import WebSocket from 'ws';
 
 const sys = await startSystem({ after }, { gateways: 2, env: { LOGIN_LIMIT_PER_MIN: '3,6', BODY_LIMIT_BYTES: '1024' } });
 const strict = await startSystem({ after }, { env: { CONN_RATE_PER_IP: '5' } });
@@ -56,15 +55,7 @@ function upgradeFrom(ip: string, s: System, query = ''): Promise<Res> {
   }), 10_000, 'the upgrade answer');
 }
 
-async function upgradeStatus(url: string): Promise<number | 'open'> {
-  const c = new TestClient(new WebSocket(url));
-  try {
-    await withTimeout(c.opened, 5_000, 'the upgrade');
-    return 'open';
-  } catch {
-    return c.refusedStatus ?? -1;
-  }
-}
+const upgradeStatus = (url: string) => TestClient.upgradeStatus(url);
 
 function assertRetryAfter(r: Res, maxS: number) {
   const v = Number(r.headers['retry-after']);

@@ -2,7 +2,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import WebSocket from 'ws';
 import { startSystem } from '../helpers/system.ts';
 import { claimsOf, forge, unsigned } from '../helpers/jwt.ts';
 import { TestClient } from '../helpers/ws-client.ts';
@@ -12,16 +11,7 @@ const sys = await startSystem({ after });
 const u = await sys.user();
 const { sub, sid } = claimsOf(u.access);
 
-async function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number | 'open'> {
-  const c = new TestClient(new WebSocket(url, { headers }));
-  try {
-    await c.opened;
-    c.ws.terminate();
-    return 'open';
-  } catch {
-    return c.refusedStatus ?? -1;
-  }
-}
+const upgradeStatus = TestClient.upgradeStatus;
 
 test('a valid token opens a socket, by query parameter or by Authorization header', async () => {
   assert.equal(await upgradeStatus(`${sys.wsUrl}?access_token=${u.access}`), 'open');
