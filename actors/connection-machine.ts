@@ -19,6 +19,8 @@ export interface ConnectionInput {
   msgRate: number;
   msgBurst: number;
   reauthLeadMs: number;
+  /** How long the socket may stay behind (send buffer over the threshold) before it is closed 4009. */
+  slowCloseMs: number;
   /** When the access token the socket was opened with expires (ms epoch). */
   expiresAt: number;
   userId: string;
@@ -47,7 +49,10 @@ export type ConnectionEvent =
   /** The gateway verified the token of an `auth` op (same user, valid signature). */
   | { type: 'auth.verified'; id: RequestId; expiresAt: number }
   | { type: 'auth.rejected'; id: RequestId }
-  /** The server wants this socket gone (logout, drain, operator disconnect, slow consumer…). */
+  /** The socket's send buffer went over / back under the slow-consumer threshold. */
+  | { type: 'socket.behind' }
+  | { type: 'socket.caughtUp' }
+  /** The server wants this socket gone (logout, drain, operator disconnect…). */
   | { type: 'server.close'; close: CloseCode }
   | { type: 'socket.closed' };
 
@@ -85,6 +90,7 @@ export const connectionMachine = setup({
       Math.max(0, context.lastSeenAt + context.heartbeatMs + context.pongTimeoutMs - context.now()),
     untilReauth: ({ context }) => Math.max(0, context.expiresAt - context.reauthLeadMs - context.now()),
     untilExpiry: ({ context }) => Math.max(0, context.expiresAt - context.now()),
+    slowClose: ({ context }) => context.slowCloseMs,
   },
   actions: {
     touch: assign({ lastSeenAt: ({ context }) => context.now() }),
@@ -209,6 +215,19 @@ export const connectionMachine = setup({
             },
             'auth.rejected': {
               actions: emit(({ event }) => errorMessage(event.id, 'bad_request', 'access_token is invalid or belongs to another user')),
+            },
+          },
+        },
+        // A client that cannot keep up with its ticks: the gateway reports when its send buffer
+        // passes the threshold and when it is back under. Behind for SLOW_CLOSE_MS → 4009.
+        // (Latest-value conflation, a later release, goes between the two states.)
+        flow: {
+          initial: 'keepingUp',
+          states: {
+            keepingUp: { on: { 'socket.behind': 'behind' } },
+            behind: {
+              on: { 'socket.caughtUp': 'keepingUp' },
+              after: { slowClose: { target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.slowConsumer } } },
             },
           },
         },

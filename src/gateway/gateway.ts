@@ -14,8 +14,12 @@ import { handleOperatorBroadcast } from './operator-actions.ts';
 import { registerRoutes } from './routes.ts';
 import { registerSessionRoutes } from './session-routes.ts';
 import { SessionSockets } from './session-sockets.ts';
-import { registerSockets, SocketRegistry } from './sockets.ts';
+import { registerSockets, sendMessage, SocketRegistry } from './sockets.ts';
 import { assertNativeUws, uws, type us_listen_socket } from './uws.ts';
+
+/** Reconnect hints sent with `shutdown`: spread over [min, min + spread) ms. */
+const SHUTDOWN_RECONNECT_MIN_MS = 500;
+const SHUTDOWN_RECONNECT_SPREAD_MS = 4_500;
 
 export interface Gateway {
   port: number;
@@ -42,7 +46,7 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
     workerId: String(process.pid),
     bus, sessionSockets,
   };
-  registerSockets(ctx, registry);
+  const stopSocketChecks = registerSockets(ctx, registry);
   registerSessionRoutes(ctx);
   registerRoutes(ctx);
   link.start();
@@ -61,8 +65,15 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
       if (closed) return;
       closed = true;
       uws.us_listen_socket_close(listenSocket);
+      stopSocketChecks();
+      // Clients learn to reconnect, each after its own jittered delay so they do not all return at
+      // once. (A drain window that keeps serving for DRAIN_MS comes with graceful drain.)
       for (const ws of [...registry.all()]) {
-        if (!ws.getUserData().closed) ws.end(CloseCodes.goingAway.code, CloseCodes.goingAway.reason);
+        const d = ws.getUserData();
+        if (d.closed) continue;
+        sendMessage(ws, { type: 'shutdown', reconnect_after_ms: SHUTDOWN_RECONNECT_MIN_MS + Math.floor(Math.random() * SHUTDOWN_RECONNECT_SPREAD_MS) });
+        if (d.actor?.getSnapshot().status === 'active') d.actor.send({ type: 'server.close', close: CloseCodes.goingAway });
+        else ws.end(CloseCodes.goingAway.code, CloseCodes.goingAway.reason);
       }
       link.close();
       sessionSockets.close();

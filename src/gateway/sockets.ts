@@ -30,6 +30,14 @@ export const MAX_FRAME_BYTES = 64 * 1024;
  * higher and the 64 KiB rule is applied in `message`, where a proper 1009 can be sent.
  */
 const UWS_MAX_PAYLOAD_BYTES = 1024 * 1024;
+/** A socket with more than this waiting in its send buffer is behind (see `flow` in the actor). */
+export const SLOW_THRESHOLD_BYTES = 256 * 1024;
+/**
+ * The hard ceiling per socket. Past it uWS would skip messages for that socket; with
+ * closeOnBackpressureLimit it drops the connection instead, so a client never silently misses a
+ * tick. Normally the 4009 after SLOW_CLOSE_MS comes first.
+ */
+const MAX_BACKPRESSURE_BYTES = 4 * 1024 * 1024;
 
 type ConnectionActor = ActorRefFrom<typeof connectionMachine>;
 
@@ -45,6 +53,8 @@ export interface SocketData {
   closed: boolean;
   /** The welcome until it is sent; it must be the first message on the socket. */
   welcome?: ServerMessage;
+  /** The send buffer is over SLOW_THRESHOLD_BYTES (reported to the actor on each change). */
+  behind?: boolean;
   log?: Logger;
 }
 
@@ -58,6 +68,8 @@ export class SocketRegistry {
   readonly bySession = new Map<string, Set<Socket>>();
   readonly byUser = new Map<string, Set<Socket>>();
   readonly byUsername = new Map<string, Set<Socket>>();
+  /** Sockets this worker closed, by close code (4009 slow consumers among them). */
+  readonly closedWith: Record<number, number> = {};
 
   add(ws: Socket): void {
     const d = ws.getUserData();
@@ -145,7 +157,8 @@ function upgradeCorked(res: HttpResponse, upgrade: () => void, carrier: Socket |
   else res.cork(upgrade);
 }
 
-export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): void {
+/** Returns a function that stops the worker's periodic socket checks. */
+export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): () => void {
   const { config, link, log } = ctx;
   const limits: Limits = {
     max_tokens_per_socket: config.maxTokensPerSocket,
@@ -159,7 +172,8 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
     // Liveness is the connection actor's job (HEARTBEAT_MS / PONG_TIMEOUT_MS), not uWS's.
     idleTimeout: 0,
     sendPingsAutomatically: false,
-    maxBackpressure: 1024 * 1024,
+    maxBackpressure: MAX_BACKPRESSURE_BYTES,
+    closeOnBackpressureLimit: 1,
     compression: uws.DISABLED,
 
     upgrade: (res, req, context) => {
@@ -230,6 +244,7 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
           msgRate: config.msgRate,
           msgBurst: config.msgBurst,
           reauthLeadMs: config.reauthLeadMs,
+          slowCloseMs: config.slowCloseMs,
           expiresAt: d.expiresAt,
           userId: d.userId,
           now: Date.now,
@@ -280,6 +295,8 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
       ws.getUserData().actor?.send({ type: 'client.frame' });
     },
 
+    drain: (ws) => checkFlow(ws),
+
     subscription: (_ws, topic, newCount, oldCount) => {
       link.onTopicCount(Buffer.from(topic).toString('latin1'), newCount, oldCount);
     },
@@ -296,6 +313,25 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
     },
   });
 
+  // The send buffer only grows on the tick path, which must stay free of per-socket work, so it
+  // is sampled here instead; `drain` reports catching up as soon as it happens.
+  const flowTimer = setInterval(() => {
+    for (const ws of registry.all()) checkFlow(ws);
+  }, Math.min(1_000, Math.max(50, Math.floor(config.slowCloseMs / 4))));
+
+  function checkFlow(ws: Socket): void {
+    const d = ws.getUserData();
+    if (d.closed || !d.actor) return;
+    const buffered = ws.getBufferedAmount();
+    if (!d.behind && buffered > SLOW_THRESHOLD_BYTES) {
+      d.behind = true;
+      d.actor.send({ type: 'socket.behind' });
+    } else if (d.behind && buffered < SLOW_THRESHOLD_BYTES / 2) {
+      d.behind = false;
+      d.actor.send({ type: 'socket.caughtUp' });
+    }
+  }
+
   /** Carries out one effect the actor decided on. */
   function perform(ws: Socket, e: ConnectionEmitted): void {
     const d = ws.getUserData();
@@ -307,6 +343,8 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
         ws.ping();
         return;
       case 'effect.close':
+        registry.closedWith[e.close.code] = (registry.closedWith[e.close.code] ?? 0) + 1;
+        if (e.close.code === CloseCodes.slowConsumer.code) d.log?.info({ buffered: ws.getBufferedAmount() }, 'slow consumer closed');
         d.closed = true;
         ws.end(e.close.code, e.close.reason);
         return;
@@ -413,6 +451,8 @@ export function registerSockets(ctx: GatewayContext, registry: SocketRegistry): 
       d.actor.send({ type: 'auth.verified', id: rid, expiresAt: v.expiresAt });
     } else d.actor.send({ type: 'auth.rejected', id: rid });
   }
+
+  return () => clearInterval(flowTimer);
 }
 
 const SNAPSHOT_SUFFIX = ',"snapshot":true}';

@@ -12,7 +12,7 @@ function start(overrides: Partial<ConnectionInput> = {}) {
   const clock = new SimulatedClock();
   // SimulatedClock starts at 0; expiry far away unless a test sets it.
   const input: ConnectionInput = {
-    heartbeatMs: H, pongTimeoutMs: P, maxTokens: 5, msgRate: 20, msgBurst: 40, reauthLeadMs: 30_000,
+    heartbeatMs: H, pongTimeoutMs: P, maxTokens: 5, msgRate: 20, msgBurst: 40, reauthLeadMs: 30_000, slowCloseMs: 10_000,
     expiresAt: 10_000_000, userId: 'u1', now: () => clock.now(), ...overrides,
   };
   const actor = createActor(connectionMachine, { input, clock });
@@ -164,4 +164,19 @@ test('server.close emits the close once and stops every timer', () => {
   clock.increment(10 * H);
   assert.deepEqual(closes(effects), [4003]);
   assert.equal(pings(effects), 0);
+});
+
+test('a socket behind for SLOW_CLOSE_MS is closed 4009; catching up in time resets the clock', () => {
+  const { actor, effects, clock } = start({ heartbeatMs: 1_000_000, slowCloseMs: 1_000 });
+  actor.send({ type: 'socket.behind' });
+  clock.increment(999);
+  actor.send({ type: 'socket.caughtUp' });
+  clock.increment(5_000);
+  assert.deepEqual(closes(effects), []);
+  actor.send({ type: 'socket.behind' });
+  clock.increment(999);
+  assert.deepEqual(closes(effects), []);
+  clock.increment(1);
+  assert.deepEqual(closes(effects), [CloseCodes.slowConsumer.code]);
+  assert.equal(actor.getSnapshot().status, 'done');
 });

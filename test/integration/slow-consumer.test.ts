@@ -1,0 +1,50 @@
+/**
+ * A client that stops reading is closed 4009 after SLOW_CLOSE_MS behind, never left silently
+ * missing ticks; a client that reads keeps streaming beside it.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startSystem, startTestFeed, untilDemand } from '../helpers/system.ts';
+import { until } from '../helpers/wait.ts';
+
+const SLOW_CLOSE_MS = 500;
+const sys = await startSystem({ after }, { env: { SLOW_CLOSE_MS: String(SLOW_CLOSE_MS) } });
+const feed = await startTestFeed({ after }, sys.feedEndpoint);
+
+test('a client that reads nothing is closed 4009 after SLOW_CLOSE_MS; a reading client keeps its ticks', { timeout: 60_000 }, async () => {
+  const T = 55;
+  const u = await sys.user();
+  const slow = await sys.connect(u.access);
+  const fast = await sys.connect(u.access);
+  for (const c of [slow, fast]) await c.request({ op: 'subscribe', tokens: [T], mode: 'full' });
+  await untilDemand(sys, T);
+  const gw = sys.gateways[0]!;
+  const slowConnId = slow.inbox[0]!.conn_id;
+  // Stop reading: the kernel buffers fill, then the server's send buffer grows.
+  (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+  const level = { price: 100, qty: 10, orders: 2 };
+  const depth = { buy: Array(5).fill(level), sell: Array(5).fill(level) };
+  let sent = 0;
+  let behindAt = 0;
+  const isOpen = () => [...gw.registry.all()].some((ws) => ws.getUserData().connId === slowConnId);
+  await until('the slow socket to be closed by the server', async () => {
+    if (!isOpen()) return true;
+    const behind = [...gw.registry.all()].some((ws) => ws.getUserData().connId === slowConnId && ws.getUserData().behind);
+    if (behind && !behindAt) behindAt = Date.now();
+    // Keep the feed going until the socket is behind; then let the slow-close clock run.
+    if (!behindAt) for (let i = 0; i < 200; i++) await feed.send(JSON.stringify({ token: T, ltp: ++sent, depth }));
+    return false;
+  }, 30_000, 5);
+  const closedAfter = Date.now() - behindAt;
+  assert.equal(gw.registry.closedWith[4009], 1, 'counted as a 4009 close');
+  assert.ok(closedAfter >= SLOW_CLOSE_MS - 100, `closed ${closedAfter} ms after falling behind`);
+  // The reading client got every tick, in order.
+  await until('the fast client to get every tick', () => fast.ticks(T).filter((t) => !t.snapshot).length >= sent, 15_000);
+  const live = fast.ticks(T).filter((t) => !t.snapshot);
+  assert.deepEqual(live.map((t) => t.ltp), Array.from({ length: sent }, (_, i) => i + 1));
+  // Once it reads again, the slow client learns it was cut off instead of silently missing ticks.
+  (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+  const { code } = await slow.waitClose(15_000);
+  assert.ok(code === 4009 || code === 1006, `close code ${code}`);
+  assert.ok(slow.ticks(T).length < sent + 1, 'the slow client did not get everything, and knows it');
+});
