@@ -95,16 +95,6 @@ export class SocketRegistry {
   *all(): Iterable<Socket> {
     for (const set of this.bySession.values()) yield* set;
   }
-
-  countForUser(userId: string): number {
-    return this.byUser.get(userId)?.size ?? 0;
-  }
-
-  get size(): number {
-    let n = 0;
-    for (const s of this.bySession.values()) n += s.size;
-    return n;
-  }
 }
 
 function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V) {

@@ -191,15 +191,6 @@ export class Ingester {
     }
   }
 
-  get tokenCount(): number {
-    return this.books.size;
-  }
-
-  /** The newest tick of a token, if any. */
-  lastTick(token: number): Tick | undefined {
-    return this.books.get(token)?.last;
-  }
-
   private async feedLoop(): Promise<void> {
     try {
       for await (const frames of this.feed) this.onFeedMessage(frames);
