@@ -5,18 +5,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Mode } from '../protocol/tick.ts';
+import type { Scenario } from './scenarios.ts';
 
 /** Above this event-loop utilisation the client process, not the server, may be the limit. */
 export const CLIENT_SATURATED_ELU = 0.9;
 
-export interface ScenarioResult {
-  name: string;
-  about: string;
-  connections: number;
-  tokens: number;
-  tokensPerConnection: number;
-  mode: Mode;
+/** The scenario as it ran (its shape, without the target rate, reported below) and what it measured. */
+export interface ScenarioResult extends Omit<Scenario, 'ratePerSec'> {
   /** Length of the measurement window, seconds. */
   windowS: number;
   /** The target rate of the feed publisher. */
