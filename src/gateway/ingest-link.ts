@@ -20,6 +20,7 @@ import type { TokenState } from '../protocol/server-messages.ts';
 import { BROADCAST_TOPIC, parseWsTopic, tokenOfTopic, tokenTopic, workerTopic, wsTopics } from '../protocol/topics.ts';
 import { MODES, type Mode } from '../protocol/tick.ts';
 import type { TemplatedApp } from './uws.ts';
+import { receiveLoop } from '../zmq/receive-loop.ts';
 
 /** The link reports "up" while an ingester heartbeat arrived within this window. */
 const LINK_FRESH_MS = 3_500;
@@ -61,7 +62,7 @@ export class IngestLink {
     this.sub.connect(this.endpoint);
     this.sub.subscribe(BROADCAST_TOPIC);
     this.sub.subscribe(workerTopic(this.linkId));
-    void this.loop();
+    receiveLoop(this.sub, (frames) => this.onMessage(frames), { what: 'ingest link', log: this.log, closed: () => this.closed });
   }
 
   get up(): boolean {
@@ -115,14 +116,6 @@ export class IngestLink {
     else if (before > 0 && entry.count <= 0) {
       this.tokens.delete(parsed.token);
       if (!this.closed) this.sub.unsubscribe(tokenTopic(parsed.token));
-    }
-  }
-
-  private async loop(): Promise<void> {
-    try {
-      for await (const frames of this.sub) this.onMessage(frames);
-    } catch (err) {
-      if (!this.closed) this.log.fatal({ err }, 'ingest link failed');
     }
   }
 

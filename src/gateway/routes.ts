@@ -8,6 +8,7 @@ import { hashPassword, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, verifyPassword } 
 import { createSession, getSession } from '../auth/sessions.ts';
 import { refundLoginAttempt, reserveLoginAttempt } from '../auth/throttle.ts';
 import { createUser, findUser, USERNAME_RE } from '../auth/users.ts';
+import { isRedisUnavailable } from '../store/redis.ts';
 import type { GatewayContext } from './context.ts';
 import { readInstruments } from './token-store.ts';
 import { bearerToken, readJsonBody, Reply, type BodyResult } from './http.ts';
@@ -57,11 +58,6 @@ export function route(ctx: GatewayContext, handler: Handler) {
   };
 }
 
-export function isRedisUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return /Stream isn't writeable|enableOfflineQueue|Command timed out|Connection is closed|ECONNREFUSED|MaxRetriesPerRequest|Reached the max retries/i
-    .test(err.message);
-}
 
 export async function body<T>(ctx: GatewayContext, reply: Reply, info: RequestInfo, schema: z.ZodType<T>): Promise<T | undefined> {
   return validate(reply, await readJsonBody(reply, info.contentType, info.contentLength, ctx.config.bodyLimitBytes), schema);

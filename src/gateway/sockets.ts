@@ -19,7 +19,7 @@ import { wsTopic } from '../protocol/topics.ts';
 import type { GatewayContext } from './context.ts';
 import { bearerToken, statusLine } from './http.ts';
 import { connectionAttempt, originAllowed } from './limits.ts';
-import { isRedisUnavailable } from './routes.ts';
+import { isRedisUnavailable } from '../store/redis.ts';
 import { readTokenSnapshots, type StoredTokens } from './token-store.ts';
 import { uws, type HttpResponse, type WebSocket } from './uws.ts';
 

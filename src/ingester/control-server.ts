@@ -7,6 +7,7 @@
  */
 import * as zmq from 'zeromq';
 import type { Logger } from 'pino';
+import { receiveLoop } from '../zmq/receive-loop.ts';
 import { parseControlRequest, type ControlReply, type ControlRequest } from '../protocol/control.ts';
 
 /**
@@ -28,19 +29,15 @@ export class ControlServer {
   static async start(endpoint: string, handler: ControlHandler, log: Logger): Promise<ControlServer> {
     const server = new ControlServer(handler, log.child({ part: 'control' }));
     await server.rep.bind(endpoint);
-    void server.loop();
+    server.loop();
     return server;
   }
 
-  private async loop(): Promise<void> {
-    try {
-      for await (const frames of this.rep) {
-        const reply = await this.answer(frames);
-        await this.rep.send(JSON.stringify(reply));
-      }
-    } catch (err) {
-      if (!this.closed) this.log.fatal({ err }, 'control socket failed');
-    }
+  private loop(): void {
+    receiveLoop(this.rep, async (frames) => {
+      const reply = await this.answer(frames);
+      await this.rep.send(JSON.stringify(reply));
+    }, { what: 'control', log: this.log, closed: () => this.closed });
   }
 
   private async answer(frames: Buffer[]): Promise<ControlReply> {

@@ -30,6 +30,7 @@ import { ControlServer } from './control-server.ts';
 import { parseFeedMessage, type FeedRejection } from './feed-message.ts';
 import { PauseState } from './pause-state.ts';
 import { RateLimitedLog } from './rate-limited-log.ts';
+import { receiveLoop } from '../zmq/receive-loop.ts';
 
 /** How often the newest ticks are written to Redis (one pipelined HSET per period). */
 const PERSIST_EVERY_MS = 100;
@@ -147,8 +148,9 @@ export class Ingester {
     ing.feed.receiveHighWaterMark = 100_000;
     for (const ep of config.feedEndpoints) ing.feed.connect(ep);
     ing.feed.subscribe();
-    void ing.feedLoop();
-    void ing.subscriptionLoop();
+    const closed = () => ing.closed;
+    receiveLoop(ing.feed, (frames) => ing.onFeedMessage(frames), { what: 'feed', log, closed });
+    receiveLoop(ing.xpub, (frames) => ing.onSubscription(frames), { what: 'xpub', log, closed });
     ing.timers.push(setInterval(() => ing.persist(), PERSIST_EVERY_MS));
     ing.timers.push(setInterval(() => ing.broadcast({ type: 'hb', epoch }), INGEST_HEARTBEAT_MS));
     ing.timers.push(setInterval(() => ing.scanStale(), staleScanEveryMs(config.staleMs)));
@@ -191,13 +193,6 @@ export class Ingester {
     }
   }
 
-  private async feedLoop(): Promise<void> {
-    try {
-      for await (const frames of this.feed) this.onFeedMessage(frames);
-    } catch (err) {
-      if (!this.closed) this.log.fatal({ err }, 'feed socket failed');
-    }
-  }
 
   private onFeedMessage(frames: Buffer[]): void {
     const now = Date.now();
@@ -384,24 +379,18 @@ export class Ingester {
    * disconnect. That is exactly the demand set, and (with one unique topic per worker) the set
    * of connected workers.
    */
-  private async subscriptionLoop(): Promise<void> {
-    try {
-      for await (const [msg] of this.xpub) {
-        if (!msg || msg.length < 1) continue;
-        const topic = msg.subarray(1);
-        const token = tokenOfTopic(topic);
-        if (msg[0] === 1) {
-          if (token !== undefined) this.demand.add(token);
-          // A (re)joining gateway needs a heartbeat promptly to report the link up.
-          else if (topic.equals(BROADCAST_TOPIC)) this.broadcast({ type: 'hb', epoch: this.epoch });
-          else if (topic[0] === WORKER_TOPIC_PREFIX) this.workers.add(topic.toString('latin1'));
-        } else if (msg[0] === 0) {
-          if (token !== undefined) this.demand.delete(token);
-          else if (topic[0] === WORKER_TOPIC_PREFIX) this.workers.delete(topic.toString('latin1'));
-        }
-      }
-    } catch (err) {
-      if (!this.closed) this.log.fatal({ err }, 'xpub socket failed');
+  private onSubscription([msg]: Buffer[]): void {
+    if (!msg || msg.length < 1) return;
+    const topic = msg.subarray(1);
+    const token = tokenOfTopic(topic);
+    if (msg[0] === 1) {
+      if (token !== undefined) this.demand.add(token);
+      // A (re)joining gateway needs a heartbeat promptly to report the link up.
+      else if (topic.equals(BROADCAST_TOPIC)) this.broadcast({ type: 'hb', epoch: this.epoch });
+      else if (topic[0] === WORKER_TOPIC_PREFIX) this.workers.add(topic.toString('latin1'));
+    } else if (msg[0] === 0) {
+      if (token !== undefined) this.demand.delete(token);
+      else if (topic[0] === WORKER_TOPIC_PREFIX) this.workers.delete(topic.toString('latin1'));
     }
   }
 

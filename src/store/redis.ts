@@ -46,3 +46,13 @@ export function waitReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
     redis.once('ready', onReady);
   });
 }
+
+/**
+ * Whether a command failed because Redis is unreachable (no offline queue, timeout, connection
+ * closed) rather than for a reason of its own: those become 503s, never 500s.
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return /Stream isn't writeable|enableOfflineQueue|Command timed out|Connection is closed|ECONNREFUSED|MaxRetriesPerRequest|Reached the max retries/i
+    .test(err.message);
+}
