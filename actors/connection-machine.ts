@@ -1,79 +1,26 @@
 /**
- * The lifecycle of one WebSocket connection: liveness (heartbeat), access-token expiry, the
- * client's message rate, subscription bookkeeping and limits, and closing.
+ * The lifecycle of one WebSocket connection: liveness (heartbeat), access-token expiry and in-band
+ * re-authentication, the client's message rate, subscription bookkeeping and limits, flow (is the
+ * client keeping up with its ticks), and every way the connection can be closed.
  *
  * Pure: no sockets, no Redis, no wall clock. Time comes from the actor's clock (delays) and the
  * injected `now()`, so tests drive it with a SimulatedClock. Every effect leaves as an emitted
- * `effect.*` event that the gateway carries out. Ticks never pass through here.
+ * `effect.*` event that the gateway carries out; the one piece of I/O it waits for, verifying an
+ * in-band access token, is the invoked `verifyAccess` actor the gateway supplies with `.provide()`.
+ * Every close is decided here, so the gateway counts closes in one place. Ticks never pass through.
  */
-import { assign, emit, enqueueActions, setup } from 'xstate';
-import type { ClientMessage, Rejected, RequestId } from '../src/protocol/client-messages.ts';
+import { assign, emit, enqueueActions, fromPromise, raise, setup } from 'xstate';
 import { CloseCodes, type CloseCode } from '../src/protocol/close-codes.ts';
-import type { ServerMessage } from '../src/protocol/server-messages.ts';
-import { DEFAULT_MODE, type Mode } from '../src/protocol/tick.ts';
+import type { Mode } from '../src/protocol/tick.ts';
+import {
+  decayedStrikes, errorMessage, idField, planSubscribe, planUnsubscribe, refill, requestIdOf, strike, strikeLimit, take,
+} from './connection-rules.ts';
+import type {
+  AuthOutcome, ConnectionContext, ConnectionEmitted, ConnectionEvent, ConnectionInput, VerifyAccessInput,
+} from './connection-types.ts';
 
-export interface ConnectionInput {
-  heartbeatMs: number;
-  pongTimeoutMs: number;
-  maxTokens: number;
-  msgRate: number;
-  msgBurst: number;
-  reauthLeadMs: number;
-  /** How long the socket may stay behind (send buffer over the threshold) before it is closed 4009. */
-  slowCloseMs: number;
-  /** When the access token the socket was opened with expires (ms epoch). */
-  expiresAt: number;
-  userId: string;
-  /** Milliseconds since the epoch, on the same clock the actor's timers run on. */
-  now: () => number;
-}
-
-export interface ConnectionContext extends Omit<ConnectionInput, 'now'> {
-  now: () => number;
-  lastSeenAt: number;
-  subscriptions: ReadonlyMap<number, Mode>;
-  /** Token bucket of client messages. */
-  bucket: number;
-  bucketAt: number;
-  /** Decaying count of rate-limited messages; a flood that keeps it high is closed 4008. */
-  strikes: number;
-  strikesAt: number;
-}
-
-export type ConnectionEvent =
-  /** Any frame from the client (message or pong) proves it alive. */
-  | { type: 'client.frame' }
-  | { type: 'client.message'; msg: ClientMessage }
-  /** A message that failed to decode still counts against the rate. */
-  | { type: 'client.invalid'; id: RequestId; code: 'bad_request' | 'unknown_op'; message: string }
-  /** The gateway verified the token of an `auth` op (same user, valid signature). */
-  | { type: 'auth.verified'; id: RequestId; expiresAt: number }
-  | { type: 'auth.rejected'; id: RequestId }
-  /** The socket's send buffer went over / back under the slow-consumer threshold. */
-  | { type: 'socket.behind' }
-  | { type: 'socket.caughtUp' }
-  /** The server wants this socket gone (logout, drain, operator disconnect…). */
-  | { type: 'server.close'; close: CloseCode }
-  | { type: 'socket.closed' };
-
-export type ConnectionEmitted =
-  | { type: 'effect.send'; message: ServerMessage }
-  | { type: 'effect.ping' }
-  | { type: 'effect.close'; close: CloseCode }
-  | {
-      type: 'effect.subscribe'; id: RequestId; tokens: number[]; mode: Mode; rejected: Rejected[];
-      /** Tokens that were already subscribed, with the mode they leave. */
-      modeChanged: { token: number; from: Mode }[];
-      msg: Extract<ClientMessage, { op: 'subscribe' }>;
-    }
-  | { type: 'effect.unsubscribe'; id: RequestId; tokens: number[]; rejected: Rejected[]; removed: { token: number; mode: Mode }[] }
-  | { type: 'effect.verifyAuth'; id: RequestId; accessToken: string };
-
-/** Strikes halve every second; this many means a flood, not a burst. */
-const STRIKE_HALF_LIFE_MS = 1_000;
-const strikeLimit = (burst: number) => 2 * burst;
-
-type SubscribeMsg = Extract<ClientMessage, { op: 'subscribe' }>;
+export type * from './connection-types.ts';
+export { planSubscribe } from './connection-rules.ts';
 
 export const connectionMachine = setup({
   types: {
@@ -81,6 +28,10 @@ export const connectionMachine = setup({
     events: {} as ConnectionEvent,
     input: {} as ConnectionInput,
     emitted: {} as ConnectionEmitted,
+  },
+  actors: {
+    // Supplied by the gateway (JWT + session check). Unprovided, every token is unverifiable.
+    verifyAccess: fromPromise<AuthOutcome, VerifyAccessInput>(async () => ({ outcome: 'unavailable' })),
   },
   delays: {
     heartbeat: ({ context }) => context.heartbeatMs,
@@ -114,14 +65,7 @@ export const connectionMachine = setup({
           return;
         }
         case 'unsubscribe': {
-          const next = new Map(context.subscriptions);
-          const removed: { token: number; mode: Mode }[] = [];
-          for (const token of msg.tokens) {
-            const mode = next.get(token);
-            if (mode === undefined) continue;
-            next.delete(token);
-            removed.push({ token, mode });
-          }
+          const { next, removed } = planUnsubscribe(context.subscriptions, msg.tokens);
           if (removed.length > 0) enqueue.assign({ subscriptions: next });
           enqueue.emit({ type: 'effect.unsubscribe', id: msg.id, tokens: msg.tokens, rejected: msg.rejected, removed });
           return;
@@ -136,7 +80,7 @@ export const connectionMachine = setup({
           enqueue.emit({ type: 'effect.send', message: { type: 'pong', ...idField(msg.id), ts: context.now() } });
           return;
         case 'auth':
-          enqueue.emit({ type: 'effect.verifyAuth', id: msg.id, accessToken: msg.accessToken });
+          enqueue.raise({ type: 'auth.requested', id: msg.id, accessToken: msg.accessToken });
           return;
       }
     }),
@@ -144,6 +88,8 @@ export const connectionMachine = setup({
   guards: {
     withinRate: ({ context }) => refill({ context }).bucket >= 1,
     floodOverLimit: ({ context }) => decayedStrikes(context) + 1 >= strikeLimit(context.msgBurst),
+    overThreshold: ({ context, event }) => event.type === 'socket.buffered' && event.bytes > context.slowThresholdBytes,
+    caughtUp: ({ context, event }) => event.type === 'socket.buffered' && event.bytes < context.slowThresholdBytes / 2,
   },
 }).createMachine({
   id: 'connection',
@@ -155,6 +101,7 @@ export const connectionMachine = setup({
     bucketAt: input.now(),
     strikes: 0,
     strikesAt: input.now(),
+    authId: undefined,
   }),
   initial: 'open',
   states: {
@@ -162,6 +109,15 @@ export const connectionMachine = setup({
       type: 'parallel',
       on: {
         'server.close': { target: 'closed', actions: emit(({ event }) => ({ type: 'effect.close', close: event.close })) },
+        'server.drain': {
+          target: 'closed',
+          actions: [
+            emit(({ event }) => ({ type: 'effect.send', message: { type: 'shutdown', reconnect_after_ms: event.reconnectAfterMs } })),
+            { type: 'closeWith', params: CloseCodes.goingAway },
+          ],
+        },
+        // Checked before the message is read at all: an oversize message is never parsed (§6: 1009).
+        'client.oversize': { target: 'closed', actions: { type: 'closeWith', params: CloseCodes.tooBig } },
         'socket.closed': { target: 'closed' },
       },
       states: {
@@ -180,6 +136,8 @@ export const connectionMachine = setup({
             },
           },
         },
+        // Access-token expiry: `reauth` REAUTH_LEAD_MS before it, 4001 at it, unless a fresh token
+        // was verified meanwhile.
         auth: {
           initial: 'valid',
           states: {
@@ -187,10 +145,7 @@ export const connectionMachine = setup({
               after: {
                 untilReauth: {
                   target: 'expiring',
-                  actions: emit(({ context }) => ({
-                    type: 'effect.send',
-                    message: { type: 'reauth', expires_at: context.expiresAt },
-                  })),
+                  actions: emit(({ context }) => ({ type: 'effect.send', message: { type: 'reauth', expires_at: context.expiresAt } })),
                 },
               },
             },
@@ -207,26 +162,67 @@ export const connectionMachine = setup({
               reenter: true,
               actions: [
                 assign({ expiresAt: ({ event }) => event.expiresAt }),
-                emit(({ event }) => ({
-                  type: 'effect.send',
-                  message: { type: 'auth_ok', ...idField(event.id), expires_at: event.expiresAt },
-                })),
+                emit(({ event }) => ({ type: 'effect.send', message: { type: 'auth_ok', ...idField(event.id), expires_at: event.expiresAt } })),
               ],
-            },
-            'auth.rejected': {
-              actions: emit(({ event }) => errorMessage(event.id, 'bad_request', 'access_token is invalid or belongs to another user')),
             },
           },
         },
-        // A client that cannot keep up with its ticks: the gateway reports when its send buffer
-        // passes the threshold and when it is back under. Behind for SLOW_CLOSE_MS → 4009.
-        // (Latest-value conflation, a later release, goes between the two states.)
+        // In-band `auth`: one verification at a time; the socket and its current token stay as they
+        // are whatever the outcome, and a dependency failure is `unavailable`, never "invalid".
+        authCheck: {
+          initial: 'idle',
+          states: {
+            idle: {
+              on: {
+                'auth.requested': {
+                  target: 'verifying',
+                  actions: assign({ authId: ({ event }) => event.id }),
+                },
+              },
+            },
+            verifying: {
+              invoke: {
+                src: 'verifyAccess',
+                input: ({ context, event }) => ({ accessToken: (event as Extract<ConnectionEvent, { type: 'auth.requested' }>).accessToken, userId: context.userId }),
+                onDone: {
+                  target: 'idle',
+                  actions: enqueueActions(({ context, event, enqueue }) => {
+                    const r = event.output;
+                    if (r.outcome === 'ok') {
+                      if (r.sid !== context.sid) {
+                        enqueue.assign({ sid: r.sid });
+                        enqueue.emit({ type: 'effect.sessionChanged', sid: r.sid });
+                      }
+                      enqueue.raise({ type: 'auth.verified', id: context.authId, expiresAt: r.expiresAt });
+                    } else if (r.outcome === 'rejected') {
+                      enqueue.emit(errorMessage(context.authId, 'bad_request', 'access_token is invalid or belongs to another user'));
+                    } else {
+                      enqueue.emit(errorMessage(context.authId, 'unavailable', 'the token cannot be checked right now; retry shortly'));
+                    }
+                  }),
+                },
+                onError: {
+                  target: 'idle',
+                  actions: emit(({ context }) => errorMessage(context.authId, 'unavailable', 'the token cannot be checked right now; retry shortly')),
+                },
+              },
+              on: {
+                'auth.requested': {
+                  actions: emit(({ event }) => errorMessage(event.id, 'bad_request', 'an auth is already being verified')),
+                },
+              },
+            },
+          },
+        },
+        // A client that cannot keep up with its ticks. The gateway samples the send buffer; above
+        // the threshold the socket is behind, below half of it it has caught up (hysteresis, so a
+        // buffer hovering at the threshold does not flap). Behind for SLOW_CLOSE_MS → 4009.
         flow: {
           initial: 'keepingUp',
           states: {
-            keepingUp: { on: { 'socket.behind': 'behind' } },
+            keepingUp: { on: { 'socket.buffered': { guard: 'overThreshold', target: 'behind' } } },
             behind: {
-              on: { 'socket.caughtUp': 'keepingUp' },
+              on: { 'socket.buffered': { guard: 'caughtUp', target: 'keepingUp' } },
               after: { slowClose: { target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.slowConsumer } } },
             },
           },
@@ -250,49 +246,3 @@ export const connectionMachine = setup({
     closed: { type: 'final' },
   },
 });
-
-// Helpers used by the machine. They compute; they never perform I/O.
-
-function idField(id: RequestId): { id?: RequestId } {
-  return id === undefined ? {} : { id };
-}
-
-function errorMessage(id: RequestId, code: 'bad_request' | 'unknown_op' | 'limit_exceeded' | 'rate_limited', message: string): ConnectionEmitted {
-  return { type: 'effect.send', message: { type: 'error', ...idField(id), code, message } };
-}
-
-function requestIdOf(event: ConnectionEvent): RequestId {
-  return event.type === 'client.message' ? event.msg.id : undefined;
-}
-
-function refill(args: { context: ConnectionContext }): Pick<ConnectionContext, 'bucket' | 'bucketAt'> {
-  const { context: c } = args;
-  const now = c.now();
-  const bucket = Math.min(c.msgBurst, c.bucket + ((now - c.bucketAt) * c.msgRate) / 1000);
-  return { bucket, bucketAt: now };
-}
-
-function take(args: { context: ConnectionContext }): Pick<ConnectionContext, 'bucket'> {
-  return { bucket: args.context.bucket - 1 };
-}
-
-function decayedStrikes(c: ConnectionContext): number {
-  return c.strikes * 0.5 ** ((c.now() - c.strikesAt) / STRIKE_HALF_LIFE_MS);
-}
-
-function strike(args: { context: ConnectionContext }): Pick<ConnectionContext, 'strikes' | 'strikesAt'> {
-  return { strikes: decayedStrikes(args.context) + 1, strikesAt: args.context.now() };
-}
-
-export function planSubscribe(subs: ReadonlyMap<number, Mode>, msg: SubscribeMsg, maxTokens: number) {
-  const mode = msg.mode ?? DEFAULT_MODE;
-  const added = msg.tokens.filter((t) => !subs.has(t));
-  if (subs.size + added.length > maxTokens) return { ok: false as const };
-  const modeChanged = msg.tokens.flatMap((t) => {
-    const from = subs.get(t);
-    return from !== undefined && from !== mode ? [{ token: t, from }] : [];
-  });
-  const next = new Map(subs);
-  for (const t of msg.tokens) next.set(t, mode);
-  return { ok: true as const, mode, next, modeChanged };
-}

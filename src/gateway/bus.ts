@@ -24,8 +24,7 @@ import { z } from 'zod';
 import { MAX_TOKEN, MIN_TOKEN, MODES } from '../protocol/tick.ts';
 import { connectRedis } from '../store/redis.ts';
 import { Keys } from '../store/keys.ts';
-import { closeSessionSockets, deliverToSession } from './session-sockets.ts';
-import type { SocketRegistry } from './sockets.ts';
+import type { SessionCommand } from './socket-model.ts';
 
 /** How long a REST subscription waits for the other instances' counts. */
 export const BUS_REPLY_TIMEOUT_MS = 1_000;
@@ -50,6 +49,14 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 
 interface Pending { expected: number; received: number; sum: number; done: () => void }
 
+/** What this instance does with a session command from the bus; each returns the sockets reached. */
+export interface BusHandlers {
+  revokeSession(sid: string): number;
+  sessionCommand(sid: string, cmd: SessionCommand): number;
+  /** Called when the subscription is back after an outage: messages may have been missed. */
+  resubscribed(): void;
+}
+
 export class Bus {
   readonly instanceId = randomUUID();
   private readonly replyChannel = Keys.busReply(this.instanceId);
@@ -62,10 +69,8 @@ export class Bus {
   constructor(
     url: string,
     private readonly redis: Redis,
-    private readonly registry: SocketRegistry,
     private readonly log: Logger,
-    /** Called when the subscription is back after an outage: messages may have been missed. */
-    private readonly onResubscribed: () => void,
+    private readonly handlers: BusHandlers,
   ) {
     // Subscribing is done here on every `ready`, not by ioredis's autoResubscribe, so `ready`
     // below means "subscribed" rather than "connected".
@@ -87,11 +92,11 @@ export class Bus {
       await this.sub.subscribe(Keys.bus, this.replyChannel);
     } catch (err) {
       // The connection dropped again; the next `ready` retries.
-      this.log.warn({ err: (err as Error).message }, 'bus subscription failed; retrying on reconnect');
+      this.log.warn({ err }, 'bus subscription failed; retrying on reconnect');
       return;
     }
     this.subscribed = true;
-    if (this.everSubscribed) this.onResubscribed();
+    if (this.everSubscribed) this.handlers.resubscribed();
     this.everSubscribed = true;
   }
 
@@ -149,17 +154,17 @@ export class Bus {
     const msg = m.data;
     switch (msg.kind) {
       case 'session.revoked': {
-        const n = closeSessionSockets(this.registry, msg.sid);
+        const n = this.handlers.revokeSession(msg.sid);
         if (n > 0) this.log.info({ sid: msg.sid, sockets: n }, 'session revoked: sockets closed');
         return;
       }
       case 'session.subscribe':
       case 'session.unsubscribe': {
         const count = msg.kind === 'session.subscribe'
-          ? deliverToSession(this.registry, msg.sid, { op: 'subscribe', tokens: msg.tokens, ...(msg.mode ? { mode: msg.mode } : {}) })
-          : deliverToSession(this.registry, msg.sid, { op: 'unsubscribe', tokens: msg.tokens });
+          ? this.handlers.sessionCommand(msg.sid, { op: 'subscribe', tokens: msg.tokens, ...(msg.mode ? { mode: msg.mode } : {}) })
+          : this.handlers.sessionCommand(msg.sid, { op: 'unsubscribe', tokens: msg.tokens });
         this.redis.publish(msg.replyTo, JSON.stringify({ kind: 'session.reached', rid: msg.rid, count })).catch((err: Error) => {
-          this.log.warn({ err: err.message }, 'could not answer a bus request');
+          this.log.warn({ err }, 'could not answer a bus request');
         });
         return;
       }
@@ -170,7 +175,7 @@ export class Bus {
     if (this.closed) return;
     this.closed = true;
     await this.sub.quit().catch((err: Error) => {
-      this.log.debug({ err: err.message }, 'bus connection already gone');
+      this.log.debug({ err }, 'bus connection already gone');
       this.sub.disconnect();
     });
   }

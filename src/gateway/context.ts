@@ -1,4 +1,4 @@
-/** What the gateway's routes and socket handlers share. Built once per worker in gateway.ts. */
+/** What the HTTP routes share (the /ws route takes its own explicit deps). Built once per worker in gateway.ts. */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';

@@ -14,7 +14,8 @@ import { handleOperatorBroadcast } from './operator-actions.ts';
 import { registerRoutes } from './routes.ts';
 import { registerSessionRoutes } from './session-routes.ts';
 import { SessionSockets } from './session-sockets.ts';
-import { registerSockets, sendMessage, SocketRegistry } from './sockets.ts';
+import { closeSessionSockets, deliverToSession, isLive, SocketRegistry } from './socket-model.ts';
+import { registerSocketRoute } from './ws-route.ts';
 import { assertNativeUws, uws, type us_listen_socket } from './uws.ts';
 
 /** Reconnect hints sent with `shutdown`: spread over [min, min + spread) ms. */
@@ -38,15 +39,21 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
   const link = new IngestLink(app, config.ingestBind, log, (msg) => handleOperatorBroadcast(registry, msg, log));
   const registry = new SocketRegistry();
   const sessionSockets = new SessionSockets(redis, registry, config.maxSocketsPerUser, log);
-  // A bus that was down may have missed revocations: re-check the local sessions at once.
-  const bus = new Bus(config.redisUrl, redis, registry, log, () => void sessionSockets.renew());
+  const bus = new Bus(config.redisUrl, redis, log, {
+    revokeSession: (sid) => closeSessionSockets(registry, sid),
+    sessionCommand: (sid, cmd) => deliverToSession(registry, sid, cmd),
+    // A bus that was down may have missed revocations: re-check the local sessions at once.
+    resubscribed: () => void sessionSockets.renew(),
+  });
   const ctx: GatewayContext = {
     config, app, redis, link, log,
     tokens: new AccessTokens(jwtSecret, config.accessTtlS),
     workerId: String(process.pid),
     bus, sessionSockets,
   };
-  const stopSocketChecks = registerSockets(ctx, registry);
+  const stopSocketChecks = registerSocketRoute({
+    config, app, redis, link, log, registry, tokens: ctx.tokens, leases: sessionSockets, workerId: ctx.workerId,
+  });
   registerSessionRoutes(ctx);
   registerRoutes(ctx);
   link.start();
@@ -69,11 +76,10 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
       // Clients learn to reconnect, each after its own jittered delay so they do not all return at
       // once. (A drain window that keeps serving for DRAIN_MS comes with graceful drain.)
       for (const ws of [...registry.all()]) {
-        const d = ws.getUserData();
-        if (d.closed) continue;
-        sendMessage(ws, { type: 'shutdown', reconnect_after_ms: SHUTDOWN_RECONNECT_MIN_MS + Math.floor(Math.random() * SHUTDOWN_RECONNECT_SPREAD_MS) });
-        if (d.actor?.getSnapshot().status === 'active') d.actor.send({ type: 'server.close', close: CloseCodes.goingAway });
-        else ws.end(CloseCodes.goingAway.code, CloseCodes.goingAway.reason);
+        if (isLive(ws)) ws.getUserData().actor!.send({ type: 'server.drain', reconnectAfterMs: SHUTDOWN_RECONNECT_MIN_MS + Math.floor(Math.random() * SHUTDOWN_RECONNECT_SPREAD_MS) });
+        // A socket whose actor is gone (it failed, or the socket is between upgrade and open) has
+        // no one to decide: it goes with the server.
+        else registry.end(ws, CloseCodes.goingAway);
       }
       link.close();
       sessionSockets.close();

@@ -48,7 +48,6 @@ export class IngestLink {
   private readonly sub = new zmq.Subscriber();
   private readonly tokens = new Map<number, TokenEntry>();
   private closed = false;
-  private readonly heartbeatWaiters: (() => void)[] = [];
 
   constructor(
     private readonly app: TemplatedApp,
@@ -67,18 +66,6 @@ export class IngestLink {
 
   get up(): boolean {
     return Date.now() - this.lastHeartbeatAt < LINK_FRESH_MS;
-  }
-
-  /** Resolves at the next ingester heartbeat (bounded by `timeoutMs`). */
-  waitUp(timeoutMs: number): Promise<boolean> {
-    if (this.up) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const t = setTimeout(() => resolve(false), timeoutMs);
-      this.heartbeatWaiters.push(() => {
-        clearTimeout(t);
-        resolve(true);
-      });
-    });
   }
 
   /** Tokens this worker currently forwards. */
@@ -150,7 +137,6 @@ export class IngestLink {
       if (msg.type === 'hb') {
         this.lastHeartbeatAt = Date.now();
         if (typeof msg.epoch === 'string') this.epoch = msg.epoch;
-        for (const w of this.heartbeatWaiters.splice(0)) w();
         return;
       }
       this.onBroadcast(msg);

@@ -11,7 +11,7 @@ import { CloseCodes } from '../protocol/close-codes.ts';
 import { readOperatorBroadcast } from '../protocol/control.ts';
 import { encode } from '../protocol/server-messages.ts';
 import type { BroadcastMessage } from './ingest-link.ts';
-import type { Socket, SocketRegistry } from './sockets.ts';
+import { isLive, sendText, type SocketRegistry } from './socket-model.ts';
 
 export function handleOperatorBroadcast(registry: SocketRegistry, msg: BroadcastMessage, log: Logger): void {
   const op = readOperatorBroadcast(msg);
@@ -33,9 +33,8 @@ export function handleOperatorBroadcast(registry: SocketRegistry, msg: Broadcast
       // Once per socket, however many of the tokens it holds. The actor's subscription map is
       // what the client asked for, which is what "subscribers of those tokens" means.
       for (const ws of registry.all()) {
-        const d = ws.getUserData();
-        if (d.closed || !d.actor) continue;
-        const subs = d.actor.getSnapshot().context.subscriptions;
+        if (!isLive(ws)) continue;
+        const subs = ws.getUserData().actor!.getSnapshot().context.subscriptions;
         if (op.tokens.some((t) => subs.has(t))) {
           sendText(ws, text);
           sent++;
@@ -47,16 +46,9 @@ export function handleOperatorBroadcast(registry: SocketRegistry, msg: Broadcast
     case 'disconnect': {
       const sockets = [...(registry.byUsername.get(op.user) ?? [])];
       // Through the actor, which owns the socket's lifecycle: it emits the close effect.
-      for (const ws of sockets) {
-        const d = ws.getUserData();
-        if (!d.closed && d.actor?.getSnapshot().status === 'active') d.actor.send({ type: 'server.close', close: CloseCodes.policy });
-      }
+      for (const ws of sockets) if (isLive(ws)) ws.getUserData().actor!.send({ type: 'server.close', close: CloseCodes.policy });
       log.info({ user: op.user, sockets: sockets.length }, 'operator disconnected a user');
       return;
     }
   }
-}
-
-function sendText(ws: Socket, text: string): void {
-  if (!ws.getUserData().closed) ws.send(text);
 }

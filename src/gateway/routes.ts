@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { hashPassword, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, verifyPassword } from '../auth/passwords.ts';
-import { createSession, getSession } from '../auth/sessions.ts';
+import { authenticateAccess } from '../auth/authenticate.ts';
+import { createSession } from '../auth/sessions.ts';
 import { refundLoginAttempt, reserveLoginAttempt } from '../auth/throttle.ts';
 import { createUser, findUser, USERNAME_RE } from '../auth/users.ts';
 import { isRedisUnavailable } from '../store/redis.ts';
@@ -48,7 +49,7 @@ export function route(ctx: GatewayContext, handler: Handler) {
     const info = copyRequest(res, req);
     handler(reply, info).catch((err: unknown) => {
       if (isRedisUnavailable(err)) {
-        ctx.log.warn({ err: (err as Error).message }, 'redis unavailable during request');
+        ctx.log.warn({ err }, 'redis unavailable during request');
         reply.error('unavailable');
       } else {
         ctx.log.error({ err }, 'request failed');
@@ -79,18 +80,11 @@ export function validate<T>(reply: Reply, r: BodyResult, schema: z.ZodType<T>): 
 
 /** The caller's session from a Bearer access token, or a 401 already sent. */
 export async function authenticate(ctx: GatewayContext, reply: Reply, info: RequestInfo) {
-  const token = bearerToken(info.authorization);
-  const verified = token ? await ctx.tokens.verify(token) : undefined;
-  if (!verified?.ok) {
-    reply.error('unauthorized', undefined, { 'www-authenticate': 'Bearer' });
-    return undefined;
-  }
-  const session = await getSession(ctx.redis, verified.claims.sid);
-  if (!session || session.userId !== verified.claims.sub) {
-    reply.error('unauthorized', 'the session has ended', { 'www-authenticate': 'Bearer' });
-    return undefined;
-  }
-  return session;
+  const r = await authenticateAccess(ctx.tokens, ctx.redis, bearerToken(info.authorization));
+  if (r.ok) return r.session;
+  if (r.reason === 'unavailable') reply.error('unavailable');
+  else reply.error('unauthorized', r.reason === 'revoked' ? 'the session has ended' : undefined, { 'www-authenticate': 'Bearer' });
+  return undefined;
 }
 
 export async function loginResponse(ctx: GatewayContext, userId: string, sid: string, refreshToken: string) {

@@ -33,7 +33,7 @@ export function registerSessionRoutes(ctx: GatewayContext): void {
     } catch (err) {
       // The session is already gone in Redis, so the answer stands; workers close its sockets at
       // their next session check (session-sockets.ts) instead of at once.
-      log.warn({ err: (err as Error).message, sid }, 'could not announce a revoked session');
+      log.warn({ err, sid }, 'could not announce a revoked session');
     }
   }
 

@@ -1,11 +1,7 @@
 /**
  * The sockets of a session or a user, across every worker and host.
  *
- * Locally, `SocketRegistry` (sockets.ts) knows this worker's sockets; these helpers act on a
- * session's sockets the only allowed way, through each socket's actor, as if the event had come
- * from the client or the server's own policy.
- *
- * Across workers, Redis holds a lease per open socket: a member `connId` of the user's zset
+ * Locally, `SocketRegistry` (socket-model.ts) knows this worker's sockets. Across workers, Redis holds a lease per open socket: a member `connId` of the user's zset
  * `tg:usock:<uid>`, scored with the lease's expiry. Admission is one Lua script (drop lapsed
  * leases, refuse at the limit, add), so concurrent upgrades on different workers cannot overshoot
  * MAX_SOCKETS_PER_USER. Every worker renews its sockets' leases every LEASE_RENEW_MS; the leases
@@ -19,11 +15,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { decodeClientMessage } from '../protocol/client-messages.ts';
-import { CloseCodes } from '../protocol/close-codes.ts';
-import type { Mode } from '../protocol/tick.ts';
 import { Keys } from '../store/keys.ts';
-import type { Socket, SocketRegistry } from './sockets.ts';
+import { closeSessionSockets, type SocketRegistry } from './socket-model.ts';
 
 export const LEASE_TTL_MS = 30_000;
 export const LEASE_RENEW_MS = 10_000;
@@ -35,49 +28,6 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1`;
-
-function isLive(ws: Socket): boolean {
-  const d = ws.getUserData();
-  return !d.closed && d.actor !== undefined && d.actor.getSnapshot().status === 'active';
-}
-
-/** Closes every local socket of a session with 4003, through its actor. Returns how many. */
-export function closeSessionSockets(registry: SocketRegistry, sid: string): number {
-  let n = 0;
-  for (const ws of [...(registry.bySession.get(sid) ?? [])]) {
-    if (!isLive(ws)) continue;
-    ws.getUserData().actor!.send({ type: 'server.close', close: CloseCodes.sessionRevoked });
-    n++;
-  }
-  return n;
-}
-
-export type SessionCommand =
-  | { op: 'subscribe'; tokens: number[]; mode?: Mode }
-  | { op: 'unsubscribe'; tokens: number[] };
-
-/**
- * Hands a REST subscribe/unsubscribe to every local socket of a session as if its client had sent
- * it: the actor applies its rate limit and token limit and answers with the usual ack, snapshots
- * and ticks. The message is decoded per socket, so every actor gets its own fresh object.
- * Returns how many sockets it reached.
- */
-export function deliverToSession(registry: SocketRegistry, sid: string, cmd: SessionCommand): number {
-  const text = JSON.stringify(cmd.op === 'subscribe' && cmd.mode !== undefined
-    ? { op: cmd.op, tokens: cmd.tokens, mode: cmd.mode }
-    : { op: cmd.op, tokens: cmd.tokens });
-  let n = 0;
-  for (const ws of [...(registry.bySession.get(sid) ?? [])]) {
-    if (!isLive(ws)) continue;
-    const decoded = decodeClientMessage(text);
-    // Callers pass tokens and a mode they validated (REST body, bus message schema), so this
-    // only guards the type: a command that does not decode reaches no socket.
-    if (!decoded.ok) return 0;
-    ws.getUserData().actor!.send({ type: 'client.message', msg: decoded.msg });
-    n++;
-  }
-  return n;
-}
 
 export class SessionSockets {
   private timer: NodeJS.Timeout | undefined;
@@ -111,7 +61,7 @@ export class SessionSockets {
   /** Gives a closed (or never opened) socket's lease back. Never throws. */
   release(userId: string, connId: string): void {
     this.redis.zrem(Keys.userSockets(userId), connId).catch((err: Error) => {
-      this.log.debug({ err: err.message, user: userId }, 'lease release failed; retrying at the next renewal');
+      this.log.debug({ err, user: userId }, 'lease release failed; retrying at the next renewal');
       this.requeueRelease(userId, connId);
     });
   }
@@ -160,7 +110,7 @@ export class SessionSockets {
       results = (await pipe.exec()) ?? [];
     } catch (err) {
       // Redis went away mid-way: leases stay as they were, and the releases are retried next time.
-      this.log.debug({ err: (err as Error).message }, 'socket lease renewal failed');
+      this.log.debug({ err }, 'socket lease renewal failed');
       results = [];
     }
     released.forEach(([userId, conns], i) => {

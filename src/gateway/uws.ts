@@ -5,7 +5,7 @@
 import uws from 'uWebSockets.js';
 
 export { uws };
-export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js';
+export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
 
 /** True when the native addon is loaded (the polyfill's App is plain JavaScript). */
 export function isNativeUws(): boolean {

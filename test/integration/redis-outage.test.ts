@@ -75,6 +75,33 @@ test('with Redis stopped: auth answers 503 within a second, /readyz reports redi
   assert.equal((await closed).code, 4003);
 });
 
+test('an in-band auth while Redis is down answers unavailable; the socket keeps streaming and a later auth succeeds', async () => {
+  const token = sys.simulator!.instruments[1]!.token;
+  const u = await sys.user();
+  const c = await sys.connect(u.access);
+  await c.request({ op: 'subscribe', tokens: [token], mode: 'ltp' });
+  await until('live ticks', () => c.ticks(token).length >= 3, 10_000);
+  const fresh = await sys.http('POST', '/api/auth/refresh', { refresh_token: u.refresh });
+  assert.equal(fresh.status, 200);
+
+  await redis.stop();
+  await until('the gateway to notice', () => gw.ctx.redis.status !== 'ready', 5_000);
+  const during = await c.request({ op: 'auth', access_token: fresh.body.access_token }, 5_000);
+  assert.equal(during.type, 'error');
+  assert.equal(during.code, 'unavailable');
+  const n = c.ticks(token).length;
+  await until('ticks after the failed auth', () => c.ticks(token).length >= n + 5, 10_000);
+  assert.equal(c.ws.readyState, c.ws.OPEN);
+
+  await restartRedis();
+  const after = await until('auth to succeed once Redis is back', async () => {
+    const r = await c.request({ op: 'auth', access_token: fresh.body.access_token }, 5_000);
+    return r.type === 'auth_ok' ? r : undefined;
+  }, 10_000, 100);
+  assert.equal(typeof after.expires_at, 'number');
+  assert.equal(c.ws.readyState, c.ws.OPEN);
+});
+
 test('users and sessions survive a kill -9 of Redis', async () => {
   const u = await sys.user();
   const c = await sys.connect(u.access);

@@ -70,12 +70,14 @@ test('a binary frame is a bad_request, not a crash', async () => {
   assert.equal((await c.request({ op: 'ping' })).type, 'pong');
 });
 
-test('a frame over 64 KiB closes the socket with 1009', async () => {
+test('a frame over 64 KiB closes the socket with 1009, and the close is counted', async () => {
   const u = await sys.user();
   const c = await sys.connect(u.access);
+  const counted = sys.gateways[0]!.registry.closedWith[1009] ?? 0;
   c.send({ op: 'subscribe', tokens: [1], pad: 'x'.repeat(65 * 1024) });
   const { code } = await c.waitClose();
   assert.equal(code, 1009);
+  assert.equal(sys.gateways[0]!.registry.closedWith[1009], counted + 1);
 });
 
 test('garbage bytes on a raw TCP socket after the upgrade do not hurt the server', async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createActor, SimulatedClock } from 'xstate';
-import { connectionMachine, type ConnectionEmitted, type ConnectionInput } from '../../actors/connection-machine.ts';
+import { createActor, fromPromise, SimulatedClock } from 'xstate';
+import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type ConnectionInput, type VerifyAccessInput } from '../../actors/connection-machine.ts';
 import { decodeClientMessage, type ClientMessage } from '../../src/protocol/client-messages.ts';
 import { CloseCodes } from '../../src/protocol/close-codes.ts';
 
@@ -13,7 +13,7 @@ function start(overrides: Partial<ConnectionInput> = {}) {
   // SimulatedClock starts at 0; expiry far away unless a test sets it.
   const input: ConnectionInput = {
     heartbeatMs: H, pongTimeoutMs: P, maxTokens: 5, msgRate: 20, msgBurst: 40, reauthLeadMs: 30_000, slowCloseMs: 10_000,
-    expiresAt: 10_000_000, userId: 'u1', now: () => clock.now(), ...overrides,
+    slowThresholdBytes: 1_000, expiresAt: 10_000_000, userId: 'u1', sid: 's1', now: () => clock.now(), ...overrides,
   };
   const actor = createActor(connectionMachine, { input, clock });
   const effects: ConnectionEmitted[] = [];
@@ -168,15 +168,141 @@ test('server.close emits the close once and stops every timer', () => {
 
 test('a socket behind for SLOW_CLOSE_MS is closed 4009; catching up in time resets the clock', () => {
   const { actor, effects, clock } = start({ heartbeatMs: 1_000_000, slowCloseMs: 1_000 });
-  actor.send({ type: 'socket.behind' });
+  actor.send({ type: 'socket.buffered', bytes: 1_001 });
   clock.increment(999);
-  actor.send({ type: 'socket.caughtUp' });
+  actor.send({ type: 'socket.buffered', bytes: 499 });
   clock.increment(5_000);
   assert.deepEqual(closes(effects), []);
-  actor.send({ type: 'socket.behind' });
+  actor.send({ type: 'socket.buffered', bytes: 1_001 });
   clock.increment(999);
   assert.deepEqual(closes(effects), []);
   clock.increment(1);
   assert.deepEqual(closes(effects), [CloseCodes.slowConsumer.code]);
   assert.equal(actor.getSnapshot().status, 'done');
+});
+
+test('the behind/caught-up hysteresis: a buffer between half the threshold and the threshold changes nothing', () => {
+  const { actor, effects, clock } = start({ heartbeatMs: 1_000_000, slowCloseMs: 1_000 });
+  actor.send({ type: 'socket.buffered', bytes: 900 });
+  assert.ok(actor.getSnapshot().matches({ open: { flow: 'keepingUp' } }));
+  actor.send({ type: 'socket.buffered', bytes: 1_001 });
+  actor.send({ type: 'socket.buffered', bytes: 600 }); // still above half: still behind
+  assert.ok(actor.getSnapshot().matches({ open: { flow: 'behind' } }));
+  clock.increment(1_000);
+  assert.deepEqual(closes(effects), [4009]);
+});
+
+test('a message over the frame limit closes 1009', () => {
+  const { actor, effects } = start();
+  actor.send({ type: 'client.oversize' });
+  assert.deepEqual(closes(effects), [CloseCodes.tooBig.code]);
+  assert.equal(actor.getSnapshot().status, 'done');
+});
+
+test('a drain sends shutdown with the reconnect hint, then closes 1001', () => {
+  const { actor, effects } = start();
+  actor.send({ type: 'server.drain', reconnectAfterMs: 1_234 });
+  assert.deepEqual(effects, [
+    { type: 'effect.send', message: { type: 'shutdown', reconnect_after_ms: 1_234 } },
+    { type: 'effect.close', close: CloseCodes.goingAway },
+  ]);
+  assert.equal(actor.getSnapshot().status, 'done');
+});
+
+test('an operator disconnect closes 1008, and nothing follows a close', () => {
+  const { actor, effects, clock } = start();
+  actor.send({ type: 'server.close', close: CloseCodes.policy });
+  actor.send({ type: 'client.oversize' });
+  actor.send({ type: 'server.drain', reconnectAfterMs: 1 });
+  clock.increment(100 * H);
+  assert.deepEqual(closes(effects), [1008]);
+});
+
+/** A machine whose token check answers `outcome` (after the returned resolver is called). */
+function withVerifier(outcome: AuthOutcome | Error) {
+  const seen: VerifyAccessInput[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const machine = connectionMachine.provide({
+    actors: {
+      verifyAccess: fromPromise<AuthOutcome, VerifyAccessInput>(async ({ input }) => {
+        seen.push(input);
+        await gate;
+        if (outcome instanceof Error) throw outcome;
+        return outcome;
+      }),
+    },
+  });
+  return { machine, seen, release };
+}
+
+function startWith(machine: typeof connectionMachine, overrides: Partial<ConnectionInput> = {}) {
+  const clock = new SimulatedClock();
+  const input: ConnectionInput = {
+    heartbeatMs: 1_000_000, pongTimeoutMs: P, maxTokens: 5, msgRate: 20, msgBurst: 40, reauthLeadMs: 30_000, slowCloseMs: 10_000,
+    slowThresholdBytes: 1_000, expiresAt: 60_000, userId: 'u1', sid: 's1', now: () => clock.now(), ...overrides,
+  };
+  const actor = createActor(machine, { input, clock });
+  const effects: ConnectionEmitted[] = [];
+  actor.on('*', (e) => effects.push(e as ConnectionEmitted));
+  actor.subscribe({ error: (err) => assert.fail(String(err)) });
+  actor.start();
+  return { actor, clock, effects };
+}
+
+const sentOf = (effects: ConnectionEmitted[]) => effects.flatMap((e) => (e.type === 'effect.send' ? [e.message] : []));
+const settle = () => new Promise((r) => setImmediate(r));
+
+test('in-band auth: a verified token of another session answers auth_ok, moves the session and the expiry', async () => {
+  const v = withVerifier({ outcome: 'ok', expiresAt: 500_000, sid: 's2' });
+  const { actor, effects, clock } = startWith(v.machine);
+  actor.send({ type: 'client.message', msg: msg({ op: 'auth', access_token: 'tok', id: 4 }) });
+  v.release();
+  await settle();
+  assert.deepEqual(v.seen, [{ accessToken: 'tok', userId: 'u1' }]);
+  assert.deepEqual(effects.filter((e) => e.type === 'effect.sessionChanged'), [{ type: 'effect.sessionChanged', sid: 's2' }]);
+  assert.deepEqual(sentOf(effects).at(-1), { type: 'auth_ok', id: 4, expires_at: 500_000 });
+  assert.equal(actor.getSnapshot().context.sid, 's2');
+  clock.increment(100_000); // past the first token's expiry
+  assert.deepEqual(closes(effects), []);
+});
+
+test('in-band auth: a rejected token answers bad_request and the current token keeps its expiry', async () => {
+  const v = withVerifier({ outcome: 'rejected' });
+  const { actor, effects, clock } = startWith(v.machine);
+  actor.send({ type: 'client.message', msg: msg({ op: 'auth', access_token: 'bad', id: 'a' }) });
+  v.release();
+  await settle();
+  const last = sentOf(effects).at(-1);
+  assert.ok(last?.type === 'error');
+  assert.deepEqual([last.code, last.id], ['bad_request', 'a']);
+  clock.increment(60_000);
+  assert.deepEqual(closes(effects), [CloseCodes.tokenExpired.code]);
+});
+
+test('in-band auth: a dependency failure answers unavailable and the socket stays open', async () => {
+  for (const outcome of [{ outcome: 'unavailable' } as const, new Error('redis down')]) {
+    const v = withVerifier(outcome);
+    const { actor, effects } = startWith(v.machine);
+    actor.send({ type: 'client.message', msg: msg({ op: 'auth', access_token: 'tok', id: 1 }) });
+    v.release();
+    await settle();
+    const last = sentOf(effects).at(-1);
+    assert.ok(last?.type === 'error');
+    assert.equal(last.code, 'unavailable');
+    assert.equal(actor.getSnapshot().status, 'active');
+    assert.deepEqual(closes(effects), []);
+  }
+});
+
+test('in-band auth: a second auth while one is being verified is refused; every request is answered', async () => {
+  const v = withVerifier({ outcome: 'ok', expiresAt: 90_000, sid: 's1' });
+  const { actor, effects } = startWith(v.machine);
+  actor.send({ type: 'client.message', msg: msg({ op: 'auth', access_token: 'one', id: 1 }) });
+  actor.send({ type: 'client.message', msg: msg({ op: 'auth', access_token: 'two', id: 2 }) });
+  v.release();
+  await settle();
+  const answers = sentOf(effects).map((m) => [m.type, 'id' in m ? m.id : undefined]);
+  assert.deepEqual(answers, [['error', 2], ['auth_ok', 1]]);
+  assert.equal(effects.some((e) => e.type === 'effect.sessionChanged'), false);
 });

@@ -1,0 +1,85 @@
+/**
+ * What goes into and comes out of a connection actor: its input, context, the events the gateway
+ * sends it and the effects it emits for the gateway to carry out.
+ */
+import type { ClientMessage, Rejected, RequestId } from '../src/protocol/client-messages.ts';
+import type { CloseCode } from '../src/protocol/close-codes.ts';
+import type { ServerMessage } from '../src/protocol/server-messages.ts';
+import type { Mode } from '../src/protocol/tick.ts';
+
+export interface ConnectionInput {
+  heartbeatMs: number;
+  pongTimeoutMs: number;
+  maxTokens: number;
+  msgRate: number;
+  msgBurst: number;
+  reauthLeadMs: number;
+  /** How long the socket may stay behind (send buffer over the threshold) before it is closed 4009. */
+  slowCloseMs: number;
+  /** A send buffer above this is behind; it has caught up again below half of it. */
+  slowThresholdBytes: number;
+  /** When the access token the socket was opened with expires (ms epoch). */
+  expiresAt: number;
+  userId: string;
+  /** The session the socket belongs to: its revocation closes the socket. */
+  sid: string;
+  /** Milliseconds since the epoch, on the same clock the actor's timers run on. */
+  now: () => number;
+}
+
+export interface ConnectionContext extends ConnectionInput {
+  lastSeenAt: number;
+  subscriptions: ReadonlyMap<number, Mode>;
+  /** Token bucket of client messages. */
+  bucket: number;
+  bucketAt: number;
+  /** Decaying count of rate-limited messages; a flood that keeps it high is closed 4008. */
+  strikes: number;
+  strikesAt: number;
+  /** The id of the `auth` op being verified, echoed on its answer. */
+  authId: RequestId;
+}
+
+/** What verifying an in-band access token found (the `verifyAccess` actor's output). */
+export type AuthOutcome =
+  | { outcome: 'ok'; expiresAt: number; sid: string }
+  /** Invalid, expired, revoked, or a token of another user. */
+  | { outcome: 'rejected' }
+  /** A dependency (Redis) is down: nothing is known about the token. */
+  | { outcome: 'unavailable' };
+
+export interface VerifyAccessInput { accessToken: string; userId: string }
+
+export type ConnectionEvent =
+  /** Any frame from the client (message or pong) proves it alive. */
+  | { type: 'client.frame' }
+  | { type: 'client.message'; msg: ClientMessage }
+  /** A message that failed to decode still counts against the rate. */
+  | { type: 'client.invalid'; id: RequestId; code: 'bad_request' | 'unknown_op'; message: string }
+  /** A message over the frame limit (§6: 1009). */
+  | { type: 'client.oversize' }
+  /** Raised by the actor itself for an `auth` op that passed the rate limit. */
+  | { type: 'auth.requested'; id: RequestId; accessToken: string }
+  /** A fresh access token was verified for this socket's user (normally raised by the auth check). */
+  | { type: 'auth.verified'; id: RequestId; expiresAt: number }
+  /** The socket's send buffer, sampled by the gateway (only while something is or was buffered). */
+  | { type: 'socket.buffered'; bytes: number }
+  /** The server wants this socket gone (logout, operator disconnect…). */
+  | { type: 'server.close'; close: CloseCode }
+  /** The server is stopping: tell the client when to come back, then close 1001. */
+  | { type: 'server.drain'; reconnectAfterMs: number }
+  | { type: 'socket.closed' };
+
+export type ConnectionEmitted =
+  | { type: 'effect.send'; message: ServerMessage }
+  | { type: 'effect.ping' }
+  | { type: 'effect.close'; close: CloseCode }
+  | {
+      type: 'effect.subscribe'; id: RequestId; tokens: number[]; mode: Mode; rejected: Rejected[];
+      /** Tokens that were already subscribed, with the mode they leave. */
+      modeChanged: { token: number; from: Mode }[];
+      msg: Extract<ClientMessage, { op: 'subscribe' }>;
+    }
+  | { type: 'effect.unsubscribe'; id: RequestId; tokens: number[]; rejected: Rejected[]; removed: { token: number; mode: Mode }[] }
+  /** The socket now belongs to another session of the same user (an `auth` with a fresh login's token). */
+  | { type: 'effect.sessionChanged'; sid: string };

@@ -1,0 +1,162 @@
+/**
+ * The gateway's model of a socket: what each socket carries, the worker's registry of live
+ * sockets, and the only ways other parts act on them (send, close, act on a session's sockets).
+ *
+ * A leaf module: it imports nothing from the rest of the gateway, so the bus, the session
+ * checks, operator actions and the `/ws` route can all use it without importing each other.
+ * Everything that changes a socket's lifecycle goes through its actor: this module hands events
+ * to actors and carries out only sends and the final `end`.
+ */
+import type { ActorRefFrom } from 'xstate';
+import type { Logger } from 'pino';
+import type { connectionMachine } from '../../actors/connection-machine.ts';
+import { decodeClientMessage } from '../protocol/client-messages.ts';
+import { CloseCodes, type CloseCode } from '../protocol/close-codes.ts';
+import { encode, type ServerMessage } from '../protocol/server-messages.ts';
+import type { Mode } from '../protocol/tick.ts';
+import type { WebSocket } from './uws.ts';
+
+export type ConnectionActor = ActorRefFrom<typeof connectionMachine>;
+
+export interface SocketData {
+  connId: string;
+  userId: string;
+  username: string;
+  /** The session whose revocation closes this socket (an in-band `auth` may move it). */
+  sid: string;
+  expiresAt: number;
+  /** Set in `open`; undefined only between upgrade and open. */
+  actor?: ConnectionActor;
+  /** True once the socket was ended or uWS reported the close: it must not be touched after that. */
+  closed: boolean;
+  /** The welcome until it is sent; it must be the first message on the socket. */
+  welcome?: ServerMessage;
+  /** The send buffer last reported to the actor (0 while nothing is buffered). */
+  reportedBytes: number;
+  log?: Logger;
+}
+
+export type Socket = WebSocket<SocketData>;
+
+/** Whether a socket may still be acted on: not closed, and its actor running. */
+export function isLive(ws: Socket): boolean {
+  const d = ws.getUserData();
+  return !d.closed && d.actor !== undefined && d.actor.getSnapshot().status === 'active';
+}
+
+/**
+ * Live sockets of this worker, by session, user id and username: the targets of revocation,
+ * REST subscriptions and operator messages (which name users by username). Also the worker's
+ * count of the closes it decided, by code.
+ */
+export class SocketRegistry {
+  readonly bySession = new Map<string, Set<Socket>>();
+  readonly byUser = new Map<string, Set<Socket>>();
+  readonly byUsername = new Map<string, Set<Socket>>();
+  /** Sockets this worker closed, by close code (4009 slow consumers, 1009 oversize, …). */
+  readonly closedWith: Record<number, number> = {};
+
+  add(ws: Socket): void {
+    const d = ws.getUserData();
+    addTo(this.bySession, d.sid, ws);
+    addTo(this.byUser, d.userId, ws);
+    addTo(this.byUsername, d.username, ws);
+  }
+
+  remove(ws: Socket): void {
+    const d = ws.getUserData();
+    removeFrom(this.bySession, d.sid, ws);
+    removeFrom(this.byUser, d.userId, ws);
+    removeFrom(this.byUsername, d.username, ws);
+  }
+
+  /** Moves a socket to another session of the same user. */
+  moveSession(ws: Socket, sid: string): void {
+    this.remove(ws);
+    ws.getUserData().sid = sid;
+    this.add(ws);
+  }
+
+  /** Some open socket of this worker, if there is one. */
+  any(): Socket | undefined {
+    for (const set of this.bySession.values()) for (const ws of set) if (!ws.getUserData().closed) return ws;
+    return undefined;
+  }
+
+  /** Every socket of this worker that is still registered (check `isLive` before acting). */
+  *all(): Iterable<Socket> {
+    for (const set of this.bySession.values()) yield* set;
+  }
+
+  /**
+   * The one place a socket is ended by the server: the close is counted and the socket marked,
+   * so nothing touches it afterwards.
+   */
+  end(ws: Socket, close: CloseCode): void {
+    const d = ws.getUserData();
+    if (d.closed) return;
+    this.closedWith[close.code] = (this.closedWith[close.code] ?? 0) + 1;
+    d.closed = true;
+    ws.end(close.code, close.reason);
+  }
+}
+
+function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V) {
+  let s = m.get(k);
+  if (!s) m.set(k, (s = new Set()));
+  s.add(v);
+}
+
+function removeFrom<K, V>(m: Map<K, Set<V>>, k: K, v: V) {
+  const s = m.get(k);
+  if (!s) return;
+  s.delete(v);
+  if (s.size === 0) m.delete(k);
+}
+
+export function sendMessage(ws: Socket, msg: ServerMessage): void {
+  if (!ws.getUserData().closed) ws.send(encode(msg));
+}
+
+/** Sends bytes already serialised once for many recipients. */
+export function sendText(ws: Socket, text: string | Buffer): void {
+  if (!ws.getUserData().closed) ws.send(text);
+}
+
+/** Closes every live socket of a session with 4003, through its actor. Returns how many. */
+export function closeSessionSockets(registry: SocketRegistry, sid: string): number {
+  let n = 0;
+  for (const ws of [...(registry.bySession.get(sid) ?? [])]) {
+    if (!isLive(ws)) continue;
+    ws.getUserData().actor!.send({ type: 'server.close', close: CloseCodes.sessionRevoked });
+    n++;
+  }
+  return n;
+}
+
+export type SessionCommand =
+  | { op: 'subscribe'; tokens: number[]; mode?: Mode }
+  | { op: 'unsubscribe'; tokens: number[] };
+
+/**
+ * Hands a REST subscribe/unsubscribe to every live socket of a session as if its client had sent
+ * it: the actor applies its rate limit and token limit and answers with the usual ack, snapshots
+ * and ticks. The message is decoded per socket, so every actor gets its own fresh object.
+ * Returns how many sockets it reached.
+ */
+export function deliverToSession(registry: SocketRegistry, sid: string, cmd: SessionCommand): number {
+  const text = JSON.stringify(cmd.op === 'subscribe' && cmd.mode !== undefined
+    ? { op: cmd.op, tokens: cmd.tokens, mode: cmd.mode }
+    : { op: cmd.op, tokens: cmd.tokens });
+  let n = 0;
+  for (const ws of [...(registry.bySession.get(sid) ?? [])]) {
+    if (!isLive(ws)) continue;
+    const decoded = decodeClientMessage(text);
+    // Callers pass tokens and a mode they validated (REST body, bus message schema), so this
+    // only guards the type: a command that does not decode reaches no socket.
+    if (!decoded.ok) return 0;
+    ws.getUserData().actor!.send({ type: 'client.message', msg: decoded.msg });
+    n++;
+  }
+  return n;
+}

@@ -1,0 +1,217 @@
+/**
+ * `GET /ws`: the one place a socket meets its actor. uWS events go in as actor events; the actor's
+ * emitted `effect.*` events come out as sends, pings, topic changes and closes. Nothing is decided
+ * here — not a close, not a state — only translated. (The upgrade is in ws-upgrade.ts, the
+ * subscribe sequencing in subscription-join.ts.)
+ *
+ * Ticks never come through here: they reach sockets through uWS topics (see ingest-link.ts).
+ */
+import { createActor, fromPromise } from 'xstate';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/index.ts';
+import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type VerifyAccessInput } from '../../actors/connection-machine.ts';
+import { authenticateAccess } from '../auth/authenticate.ts';
+import type { AccessTokens } from '../auth/tokens.ts';
+import { decodeClientMessage } from '../protocol/client-messages.ts';
+import { CloseCodes } from '../protocol/close-codes.ts';
+import type { Limits } from '../protocol/server-messages.ts';
+import type { IngestLink } from './ingest-link.ts';
+import type { SessionSockets } from './session-sockets.ts';
+import { sendMessage, type Socket, type SocketData, type SocketRegistry } from './socket-model.ts';
+import { subscribe, unsubscribe } from './subscription-join.ts';
+import { uws, type TemplatedApp } from './uws.ts';
+import { upgradeHandler } from './ws-upgrade.ts';
+
+/** The contract's frame limit: larger messages close the socket with 1009. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/**
+ * uWS's own limit. uWS drops a connection over its limit without a close frame, so it is set
+ * higher and the 64 KiB rule is applied in `message`, where a proper 1009 can be sent.
+ */
+const UWS_MAX_PAYLOAD_BYTES = 1024 * 1024;
+/** A socket with more than this waiting in its send buffer is behind (see `flow` in the actor). */
+export const SLOW_THRESHOLD_BYTES = 256 * 1024;
+/**
+ * The hard ceiling per socket. Past it uWS would skip messages for that socket; with
+ * closeOnBackpressureLimit it drops the connection instead, so a client never silently misses a
+ * tick. Normally the 4009 after SLOW_CLOSE_MS comes first.
+ */
+const MAX_BACKPRESSURE_BYTES = 4 * 1024 * 1024;
+
+export interface SocketRouteDeps {
+  config: Config;
+  app: TemplatedApp;
+  redis: Redis;
+  tokens: AccessTokens;
+  link: IngestLink;
+  leases: SessionSockets;
+  registry: SocketRegistry;
+  log: Logger;
+  /** This worker's id as clients see it in `welcome`. */
+  workerId: string;
+}
+
+/** Registers `/ws`; returns a function that stops the worker's periodic socket checks. */
+export function registerSocketRoute(deps: SocketRouteDeps): () => void {
+  const { config, app, redis, tokens, link, leases, registry, log } = deps;
+  const limits: Limits = {
+    max_tokens_per_socket: config.maxTokensPerSocket,
+    max_frame_bytes: MAX_FRAME_BYTES,
+    msg_rate: config.msgRate,
+    msg_burst: config.msgBurst,
+  };
+  // The actor's one piece of I/O, supplied here so the machine stays pure. Only a token of the
+  // socket's own user is accepted; a Redis outage is `unavailable`, not a bad token.
+  const machine = connectionMachine.provide({
+    actors: {
+      verifyAccess: fromPromise<AuthOutcome, VerifyAccessInput>(async ({ input }) => {
+        const r = await authenticateAccess(tokens, redis, input.accessToken);
+        if (r.ok) return r.session.userId === input.userId ? { outcome: 'ok', expiresAt: r.expiresAt, sid: r.session.sid } : { outcome: 'rejected' };
+        return r.reason === 'unavailable' ? { outcome: 'unavailable' } : { outcome: 'rejected' };
+      }),
+    },
+  });
+
+  app.ws<SocketData>('/ws', {
+    maxPayloadLength: UWS_MAX_PAYLOAD_BYTES,
+    // Liveness is the connection actor's job (HEARTBEAT_MS / PONG_TIMEOUT_MS), not uWS's.
+    idleTimeout: 0,
+    sendPingsAutomatically: false,
+    maxBackpressure: MAX_BACKPRESSURE_BYTES,
+    closeOnBackpressureLimit: 1,
+    compression: uws.DISABLED,
+
+    upgrade: upgradeHandler({ config, redis, tokens, leases, registry, log }),
+
+    open: (ws) => {
+      const d = ws.getUserData();
+      d.log = log.child({ conn: d.connId, user: d.username });
+      const actor = createActor(machine, {
+        input: {
+          heartbeatMs: config.heartbeatMs,
+          pongTimeoutMs: config.pongTimeoutMs,
+          maxTokens: config.maxTokensPerSocket,
+          msgRate: config.msgRate,
+          msgBurst: config.msgBurst,
+          reauthLeadMs: config.reauthLeadMs,
+          slowCloseMs: config.slowCloseMs,
+          slowThresholdBytes: SLOW_THRESHOLD_BYTES,
+          expiresAt: d.expiresAt,
+          userId: d.userId,
+          sid: d.sid,
+          now: Date.now,
+        },
+      });
+      d.actor = actor;
+      actor.on('*', (e) => perform(ws, e as ConnectionEmitted));
+      // An unobserved actor error is rethrown in a timer and would kill the worker. A failed actor
+      // can decide nothing more, so this is the one close not decided by the actor.
+      actor.subscribe({
+        error: (err) => {
+          d.log?.error({ err }, 'connection actor failed');
+          registry.end(ws, CloseCodes.internal);
+        },
+      });
+      registry.add(ws);
+      actor.start();
+      d.welcome = {
+        type: 'welcome', conn_id: d.connId, user: d.username, worker: deps.workerId,
+        heartbeat_ms: config.heartbeatMs, expires_at: d.expiresAt, limits,
+      };
+      // Not sent from inside `open`: after an async upgrade, `open` runs inside the upgrade's
+      // cork, and a send there makes uWS 20.30 drop the new socket now and then (1006 right after
+      // the welcome; uWebSockets.js#1108). The next turn of the loop is outside that cork; a
+      // client message arriving first sends it before anything else.
+      setImmediate(() => sendWelcome(ws));
+    },
+
+    message: (ws, message, isBinary) => {
+      const actor = ws.getUserData().actor!;
+      sendWelcome(ws);
+      if (message.byteLength > MAX_FRAME_BYTES) return void actor.send({ type: 'client.oversize' });
+      actor.send({ type: 'client.frame' });
+      if (isBinary) {
+        actor.send({ type: 'client.invalid', id: undefined, code: 'bad_request', message: 'send JSON text frames' });
+        return;
+      }
+      const decoded = decodeClientMessage(Buffer.from(message).toString('utf8'));
+      if (decoded.ok) actor.send({ type: 'client.message', msg: decoded.msg });
+      else actor.send({ type: 'client.invalid', id: decoded.id, code: decoded.code === 'unknown_op' ? 'unknown_op' : 'bad_request', message: decoded.message });
+    },
+
+    pong: (ws) => {
+      ws.getUserData().actor?.send({ type: 'client.frame' });
+    },
+
+    drain: (ws) => reportBuffered(ws),
+
+    subscription: (_ws, topic, newCount, oldCount) => {
+      link.onTopicCount(Buffer.from(topic).toString('latin1'), newCount, oldCount);
+    },
+
+    close: (ws, code) => {
+      const d = ws.getUserData();
+      d.closed = true;
+      registry.remove(ws);
+      leases.release(d.userId, d.connId);
+      const actor = d.actor;
+      if (actor && actor.getSnapshot().status === 'active') actor.send({ type: 'socket.closed' });
+      actor?.stop();
+      d.log?.debug({ code }, 'socket closed');
+    },
+  });
+
+  // The send buffer only grows on the tick path, which must stay free of per-socket work, so it
+  // is sampled here instead; `drain` reports catching up as soon as it happens.
+  const flowTimer = setInterval(() => {
+    for (const ws of registry.all()) reportBuffered(ws);
+  }, Math.min(1_000, Math.max(50, Math.floor(config.slowCloseMs / 4))));
+
+  /**
+   * Tells the actor how much is buffered. Sockets with nothing buffered, now and at the last
+   * report, are skipped: that is nearly every socket, and nothing changed for them.
+   */
+  function reportBuffered(ws: Socket): void {
+    const d = ws.getUserData();
+    if (d.closed || !d.actor) return;
+    const bytes = ws.getBufferedAmount();
+    if (bytes === 0 && d.reportedBytes === 0) return;
+    d.reportedBytes = bytes;
+    d.actor.send({ type: 'socket.buffered', bytes });
+  }
+
+  /** Carries out one effect the actor decided on. */
+  function perform(ws: Socket, e: ConnectionEmitted): void {
+    const d = ws.getUserData();
+    if (d.closed) return;
+    switch (e.type) {
+      case 'effect.send':
+        return sendMessage(ws, e.message);
+      case 'effect.ping':
+        ws.ping();
+        return;
+      case 'effect.close':
+        if (e.close.code === CloseCodes.slowConsumer.code) d.log?.info({ buffered: ws.getBufferedAmount() }, 'slow consumer closed');
+        return registry.end(ws, e.close);
+      case 'effect.subscribe':
+        return subscribe(ws, e, { link, redis });
+      case 'effect.unsubscribe':
+        return unsubscribe(ws, e);
+      case 'effect.sessionChanged':
+        // A token of another session of the same user (a fresh login): from now on that session's
+        // revocation, not the old one's, closes the socket.
+        return registry.moveSession(ws, e.sid);
+    }
+  }
+
+  return () => clearInterval(flowTimer);
+}
+
+function sendWelcome(ws: Socket): void {
+  const d = ws.getUserData();
+  const welcome = d.welcome;
+  if (!welcome || d.closed) return;
+  d.welcome = undefined;
+  ws.cork(() => sendMessage(ws, welcome));
+}

@@ -1,0 +1,116 @@
+/**
+ * The `GET /ws` upgrade (§6): the checks that decide whether a socket may exist at all, in order
+ * of cost — Origin, the per-IP attempt rate, the access token and its session, the user's socket
+ * lease — and the corked upgrade that works around a uWS 20.30 bug. A refused upgrade gets an HTTP
+ * status and a coded JSON body; no socket is created.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../../config/index.ts';
+import { authenticateAccess } from '../auth/authenticate.ts';
+import type { AccessTokens } from '../auth/tokens.ts';
+import { ErrorCodes, type ErrorCode } from '../protocol/error-codes.ts';
+import { bearerToken, statusLine } from './http.ts';
+import { connectionAttempt, originAllowed } from './limits.ts';
+import type { SessionSockets } from './session-sockets.ts';
+import type { Socket, SocketData, SocketRegistry } from './socket-model.ts';
+import type { HttpRequest, HttpResponse, us_socket_context_t } from './uws.ts';
+
+export interface UpgradeDeps {
+  config: Config;
+  redis: Redis;
+  tokens: AccessTokens;
+  leases: SessionSockets;
+  registry: SocketRegistry;
+  log: Logger;
+}
+
+/** Everything the upgrade needs from `req`, copied before the first await (uWS frees `req`). */
+interface UpgradeRequest {
+  key: string;
+  protocol: string;
+  extensions: string;
+  authorization: string;
+  queryToken: string;
+  origin: string;
+  host: string;
+  ip: string;
+}
+
+/** The uWS `upgrade` handler for `/ws`. */
+export function upgradeHandler(deps: UpgradeDeps) {
+  const { config, redis, tokens, leases, registry, log } = deps;
+
+  return (res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void => {
+    const h: UpgradeRequest = {
+      key: req.getHeader('sec-websocket-key'),
+      protocol: req.getHeader('sec-websocket-protocol'),
+      extensions: req.getHeader('sec-websocket-extensions'),
+      authorization: req.getHeader('authorization'),
+      queryToken: req.getQuery('access_token') ?? '',
+      origin: req.getHeader('origin'),
+      host: req.getHeader('host'),
+      ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    };
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    upgrade(res, h, context).catch((err: unknown) => {
+      if (aborted) return;
+      log.error({ err }, 'upgrade failed');
+      refuse(res, 'unavailable');
+    });
+
+    async function upgrade(r: HttpResponse, hd: UpgradeRequest, uwsContext: us_socket_context_t): Promise<void> {
+      if (!originAllowed(hd.origin, hd.host, config.allowedOrigins)) return refuse(r, 'forbidden_origin');
+      // Counted before the token is looked at: the limit is on attempts, valid or not. A Redis
+      // failure here rejects and is answered 503 above.
+      const retryAfterS = await connectionAttempt(redis, hd.ip, config.connRatePerIp);
+      if (aborted) return;
+      if (retryAfterS > 0) return refuse(r, 'too_many_requests', { 'retry-after': String(retryAfterS) });
+      const auth = await authenticateAccess(tokens, redis, bearerToken(hd.authorization) ?? (hd.queryToken || undefined));
+      if (aborted) return;
+      if (!auth.ok) return refuse(r, auth.reason === 'unavailable' ? 'unavailable' : 'unauthorized');
+      const { session } = auth;
+      // MAX_SOCKETS_PER_USER across every worker: a lease in Redis, released on close.
+      const connId = randomUUID();
+      if (!(await leases.admit(session.userId, connId))) {
+        if (!aborted) refuse(r, 'too_many_sockets');
+        return;
+      }
+      if (aborted) return leases.release(session.userId, connId);
+      const data: SocketData = {
+        connId, userId: session.userId, username: session.username, sid: session.sid,
+        expiresAt: auth.expiresAt, closed: false, reportedBytes: 0,
+      };
+      upgradeCorked(r, () => r.upgrade(data, hd.key, hd.protocol, hd.extensions, uwsContext), registry.any());
+    }
+  };
+}
+
+/** Refuses an upgrade with a coded JSON body; no socket is created. */
+function refuse(res: HttpResponse, code: ErrorCode, extraHeaders: Record<string, string> = {}): void {
+  const e = ErrorCodes[code];
+  res.cork(() => {
+    res.writeStatus(statusLine(e.status));
+    res.writeHeader('content-type', 'application/json');
+    for (const [k, v] of Object.entries(extraHeaders)) res.writeHeader(k, v);
+    res.end(JSON.stringify({ error: { code, message: e.message } }));
+  });
+}
+
+/**
+ * Runs an async upgrade corked, working around a uWS 20.30 bug (uWebSockets#1928, fixed upstream
+ * by #1929, not in the pinned build): when `res.cork(() => res.upgrade())` runs outside a uWS
+ * callback, cork's epilogue reads the HTTP state of the socket that was just reallocated into a
+ * WebSocket, and now and then closes it (1006 right after the 101) or arms an HTTP timeout on it.
+ * Inside another open socket's cork, `res.cork` only runs its callback — uWS.js still counts the
+ * writes as corked, so no warning — and the epilogue that follows is the carrier's own, which is
+ * sound. Only a worker's very first socket has no carrier and takes the plain path.
+ */
+function upgradeCorked(res: HttpResponse, upgrade: () => void, carrier: Socket | undefined): void {
+  if (carrier) carrier.cork(() => res.cork(upgrade));
+  else res.cork(upgrade);
+}
