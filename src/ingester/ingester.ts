@@ -274,16 +274,6 @@ export class Ingester {
     this.send([BROADCAST_TOPIC, JSON.stringify(msg)]);
   }
 
-  /** Paused tokens as control replies show them: `"all"` or an ascending list. */
-  get pausedReply(): number[] | 'all' {
-    return this.paused.reply;
-  }
-
-  /** Gateway workers currently connected to the XPUB. */
-  get workerCount(): number {
-    return this.workers.size;
-  }
-
   /** One control request (§4). Requests arrive one at a time: the REP socket serialises them. */
   async handleControl(req: ControlRequest): Promise<ControlReply> {
     switch (req.cmd) {
