@@ -32,7 +32,7 @@ import { PauseState } from './pause-state.ts';
 import { RateLimitedLog } from './rate-limited-log.ts';
 import { receiveLoop } from '../zmq/receive-loop.ts';
 
-/** How often the newest ticks are written to Redis (one pipelined HSET per period). */
+/** How often changed newest ticks, held values and stale flags are written to Redis (one pipeline per period). */
 const PERSIST_EVERY_MS = 100;
 /** Ingester heartbeat on the broadcast topic: gateways use it to report the ingester link. */
 export const INGEST_HEARTBEAT_MS = 1_000;
