@@ -314,7 +314,7 @@ export class Ingester {
       if (cmd === 'pause') await this.paused.pause(this.redis, tokens);
       else await this.paused.resume(this.redis, tokens, known);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, cmd }, 'pause state not saved');
+      this.log.warn({ err, cmd }, 'pause state not saved');
       return { ok: false, error: 'redis unavailable: the pause state was not changed' };
     }
     const candidates = new Set<number>(tokens ?? known());
@@ -415,8 +415,8 @@ export class Ingester {
     this.persisting = p.exec().then((results) => {
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw failed?.[0] ?? new Error('pipeline not executed');
-    }).catch((err: Error) => {
-      this.log.warn({ err: err.message }, 'could not persist newest ticks; will retry');
+    }).catch((err: unknown) => {
+      this.log.warn({ err }, 'could not persist newest ticks; will retry');
       // The books hold the current values: marking the tokens dirty again rewrites the newest.
       for (const t of retry.last) this.dirty.add(t);
       for (const t of retry.held) this.dirtyHeld.add(t);

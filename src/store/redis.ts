@@ -21,7 +21,7 @@ export function connectRedis(url: string, log: Logger, name: string, extra: Redi
   const redis = url.startsWith('/') ? new Redis({ ...opts, path: url }) : new Redis(url, opts);
   let down = false;
   redis.on('error', (err: Error) => {
-    if (!down) log.warn({ err: err.message }, 'redis unavailable; retrying in the background');
+    if (!down) log.warn({ err }, 'redis unavailable; retrying in the background');
     down = true;
   });
   redis.on('ready', () => {
