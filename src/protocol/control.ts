@@ -12,7 +12,7 @@
  * dropped would pause every feed.
  */
 import { z } from 'zod';
-import { USERNAME_RE } from '../auth/users.ts';
+import { USERNAME_RE } from './credentials.ts';
 import { isToken, MAX_TOKEN, MIN_TOKEN } from './tick.ts';
 
 /** Larger requests are answered with an error without being parsed. */
