@@ -3,10 +3,12 @@
  * bytes, so longer passwords are refused at the API instead of being silently truncated.
  */
 import { hash, verify } from '@node-rs/bcrypt';
+import { MAX_PASSWORD_BYTES } from '../protocol/credentials.ts';
+
+// Re-exported for gateway code that still imports them from here; the rule lives in protocol/.
+export { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES } from '../protocol/credentials.ts';
 
 export const BCRYPT_COST = 10;
-export const MIN_PASSWORD_BYTES = 8;
-export const MAX_PASSWORD_BYTES = 72;
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password, BCRYPT_COST);

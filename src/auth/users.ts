@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Keys } from '../store/keys.ts';
 
-export interface User { id: string; username: string }
+// Re-exported for gateway code that still imports it from here; the rule lives in protocol/.
+export { USERNAME_RE } from '../protocol/credentials.ts';
 
-/** Username rules of §5: 3–32 characters of [A-Za-z0-9_.-]. */
-export const USERNAME_RE = /^[A-Za-z0-9_.-]{3,32}$/;
+export interface User { id: string; username: string }
 
 // Creates the user only if the username is free, in one atomic step.
 const CREATE_USER = `

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseCommandLine } from '../cli/command-line.ts';
 import { redisServerAvailable, RedisNotInstalledError } from '../start/embedded-redis.ts';
 import { procStatsAvailable } from './proc-stats.ts';
 import { formatTable } from './report.ts';
@@ -43,68 +44,54 @@ export interface BenchArgs {
 
 export type ParsedBenchArgs = { ok: true; value: BenchArgs } | { ok: false; error: string } | { ok: 'help' };
 
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  quick: { type: 'boolean' },
+  only: { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  connections: { type: 'string' },
+  rate: { type: 'string' },
+  out: { type: 'string' },
+} as const;
+
+/** A number option's value, or the one-line problem with it. */
+function readNumber(name: string, raw: string, min: number, max: number, integer: boolean): number | string {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    return `${name} needs ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got "${raw}"`;
+  }
+  return n;
+}
+
 export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
-  let quick = false;
+  const cl = parseCommandLine(argv, OPTIONS);
+  if (!cl.ok) return cl;
+  const { values, positionals } = cl;
+  if (values.help) return { ok: 'help' };
+  if (positionals.length > 0) return { ok: false, error: `unknown argument "${positionals[0]}"` };
+  const quick = values.quick === true;
   let only: string[] | undefined;
-  let durationS: number | undefined;
-  let warmupS: number | undefined;
-  let outDir = DEFAULT_OUT_DIR;
-  const overrides: ScenarioOverrides = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = (): string | undefined => argv[++i];
-    const num = (name: string, min: number, max: number, integer: boolean): number | string => {
-      const raw = value();
-      const n = Number(raw);
-      if (raw === undefined || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-        return `${name} needs ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got ${raw === undefined ? 'nothing' : `"${raw}"`}`;
-      }
-      return n;
-    };
-    let r: number | string | undefined;
-    switch (a) {
-      case '-h':
-      case '--help':
-        return { ok: 'help' };
-      case '--quick':
-        quick = true;
-        break;
-      case '--only': {
-        const raw = value();
-        only = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-        const unknown = only.filter((n) => !SCENARIOS.some((s) => s.name === n));
-        if (only.length === 0 || unknown.length > 0) {
-          return { ok: false, error: `--only needs scenario names (${SCENARIOS.map((s) => s.name).join(', ')}), got "${raw ?? ''}"` };
-        }
-        break;
-      }
-      case '--duration':
-        if (typeof (r = num('--duration', 0.5, 600, false)) === 'string') return { ok: false, error: r };
-        durationS = r;
-        break;
-      case '--warmup':
-        if (typeof (r = num('--warmup', 0, 600, false)) === 'string') return { ok: false, error: r };
-        warmupS = r;
-        break;
-      case '--connections':
-        if (typeof (r = num('--connections', 1, 50_000, true)) === 'string') return { ok: false, error: r };
-        overrides.connections = r;
-        break;
-      case '--rate':
-        if (typeof (r = num('--rate', 1, 1_000_000, true)) === 'string') return { ok: false, error: r };
-        overrides.ratePerSec = r;
-        break;
-      case '--out': {
-        const raw = value();
-        if (!raw) return { ok: false, error: '--out needs a directory' };
-        outDir = path.resolve(raw);
-        break;
-      }
-      default:
-        return { ok: false, error: `unknown argument "${a}"` };
+  if (values.only !== undefined) {
+    only = values.only.split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = only.filter((n) => !SCENARIOS.some((s) => s.name === n));
+    if (only.length === 0 || unknown.length > 0) {
+      return { ok: false, error: `--only needs scenario names (${SCENARIOS.map((s) => s.name).join(', ')}), got "${values.only}"` };
     }
   }
-  overrides.quick = quick;
+  const numbers = {
+    durationS: values.duration === undefined ? undefined : readNumber('--duration', values.duration, 0.5, 600, false),
+    warmupS: values.warmup === undefined ? undefined : readNumber('--warmup', values.warmup, 0, 600, false),
+    connections: values.connections === undefined ? undefined : readNumber('--connections', values.connections, 1, 50_000, true),
+    ratePerSec: values.rate === undefined ? undefined : readNumber('--rate', values.rate, 1, 1_000_000, true),
+  };
+  for (const v of Object.values(numbers)) if (typeof v === 'string') return { ok: false, error: v };
+  const { durationS, warmupS, connections, ratePerSec } = numbers as { [K in keyof typeof numbers]: number | undefined };
+  const overrides: ScenarioOverrides = { quick };
+  if (connections !== undefined) overrides.connections = connections;
+  if (ratePerSec !== undefined) overrides.ratePerSec = ratePerSec;
+  if (values.out === '') return { ok: false, error: '--out needs a directory' };
+  const outDir = values.out === undefined ? DEFAULT_OUT_DIR : path.resolve(values.out);
   return {
     ok: true,
     value: { quick, only, durationS: durationS ?? (quick ? 3 : 10), warmupS: warmupS ?? (quick ? 1 : 2), overrides, outDir },

@@ -27,7 +27,6 @@ export class FeedPublisher {
   private timer: NodeJS.Timeout | undefined;
   private next = 0;
   private closed = false;
-  private sendErrors = 0;
 
   private constructor(tokenCount: number, private readonly ratePerSec: number) {
     this.instruments = makeInstruments(tokenCount);
@@ -48,10 +47,6 @@ export class FeedPublisher {
   /** How many client sockets are subscribed to each token (same order as `tokens`). */
   setSubscribers(counts: ArrayLike<number>): void {
     for (let i = 0; i < this.subscribers.length; i++) this.subscribers[i] = counts[i] ?? 0;
-  }
-
-  get failedSends(): number {
-    return this.sendErrors;
   }
 
   /**
@@ -77,9 +72,9 @@ export class FeedPublisher {
     const inst = this.instruments[i]!;
     const tick = step(inst) as { ts: number };
     tick.ts = Date.now();
-    this.pub.send([String(inst.token), JSON.stringify(tick)]).catch(() => {
-      if (!this.closed) this.sendErrors++;
-    });
+    // A PUB drops rather than blocks, so a send fails only if the socket itself does. Such a tick
+    // still counts as published and expected: it shows up as a delivery shortfall in the result.
+    this.pub.send([String(inst.token), JSON.stringify(tick)]).catch(() => undefined);
     this.published++;
     this.expectedDeliveries += this.subscribers[i]!;
   }

@@ -9,6 +9,8 @@
  *
  * Output is for people by default; `--json` prints the reply exactly as received, for scripts.
  */
+import { parseCommandLine } from '../cli/command-line.ts';
+import { readControlReply, type ControlCommand, type ControlReplyTo, type ControlRequest } from '../protocol/control.ts';
 import { isToken } from '../protocol/tick.ts';
 import { controlRequest, NoReplyError } from './request.ts';
 
@@ -32,9 +34,15 @@ options:
 
 exit status: 0 ok, 1 refused by the ingester, 2 usage error, 3 no reply`;
 
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  endpoint: { type: 'string' },
+  timeout: { type: 'string' },
+} as const;
+
 export interface CtlInvocation {
-  verb: string;
-  request: Record<string, unknown>;
+  request: ControlRequest;
   json: boolean;
   endpoint: string | undefined;
   timeoutMs: number;
@@ -54,46 +62,23 @@ function readTokens(args: string[]): number[] | string {
 
 /** Turns the command line after `ctl` into a request; nothing here touches the network. */
 export function parseCtlArgs(argv: readonly string[]): ParsedCtl {
-  const positional: string[] = [];
-  let json = false;
-  let endpoint: string | undefined;
-  let timeoutMs = DEFAULT_CTL_TIMEOUT_MS;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = () => inline ?? argv[++i];
-    switch (flag) {
-      case '-h':
-      case '--help':
-        return { ok: 'help' };
-      case '--json':
-        json = true;
-        break;
-      case '--endpoint': {
-        const v = value();
-        if (!v || !/^(tcp|ipc|inproc):\/\/\S+$/.test(v)) return { ok: false, error: '--endpoint needs a ZeroMQ endpoint like tcp://127.0.0.1:5557' };
-        endpoint = v;
-        break;
-      }
-      case '--timeout': {
-        const v = value();
-        const n = v !== undefined && /^\d+$/.test(v) ? Number(v) : NaN;
-        if (!Number.isSafeInteger(n) || n < 1 || n > 600_000) return { ok: false, error: '--timeout needs milliseconds in 1..600000' };
-        timeoutMs = n;
-        break;
-      }
-      default:
-        if (a.startsWith('--')) return { ok: false, error: `unknown option ${flag}` };
-        positional.push(a);
-    }
+  const cl = parseCommandLine(argv, OPTIONS);
+  if (!cl.ok) return cl;
+  const { values, positionals } = cl;
+  if (values.help) return { ok: 'help' };
+  const endpoint = values.endpoint;
+  if (endpoint !== undefined && !/^(tcp|ipc|inproc):\/\/\S+$/.test(endpoint)) {
+    return { ok: false, error: '--endpoint needs a ZeroMQ endpoint like tcp://127.0.0.1:5557' };
   }
-  const [verb, ...args] = positional;
+  let timeoutMs = DEFAULT_CTL_TIMEOUT_MS;
+  if (values.timeout !== undefined) {
+    const n = /^\d+$/.test(values.timeout) ? Number(values.timeout) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1 || n > 600_000) return { ok: false, error: '--timeout needs milliseconds in 1..600000' };
+    timeoutMs = n;
+  }
+  const [verb, ...args] = positionals;
   if (!verb) return { ok: false, error: 'a verb is required' };
-  const done = (request: Record<string, unknown>): ParsedCtl => ({ ok: true, value: { verb, request, json, endpoint, timeoutMs } });
+  const done = (request: ControlRequest): ParsedCtl => ({ ok: true, value: { request, json: values.json === true, endpoint, timeoutMs } });
   switch (verb) {
     case 'pause':
     case 'resume': {
@@ -121,41 +106,38 @@ export function parseCtlArgs(argv: readonly string[]): ParsedCtl {
     }
     case 'disconnect':
       if (args.length !== 1) return { ok: false, error: 'usage: ctl disconnect USER' };
-      return done({ cmd: 'disconnect', user: args[0] });
+      return done({ cmd: 'disconnect', user: args[0]! });
     default:
       return { ok: false, error: `unknown verb "${verb}"` };
   }
 }
 
-const pausedText = (p: unknown) => (p === 'all' ? 'all' : Array.isArray(p) && p.length ? p.join(' ') : 'none');
+type RequestOf<C extends ControlCommand> = Extract<ControlRequest, { cmd: C }>;
+
+const pausedText = (p: number[] | 'all') => (p === 'all' ? 'all' : p.length ? p.join(' ') : 'none');
+
+const formatters: { [C in ControlCommand]: (request: RequestOf<C>, reply: ControlReplyTo[C]) => string } = {
+  pause: (_, reply) => `paused: ${pausedText(reply.paused)}`,
+  resume: (_, reply) => `paused: ${pausedText(reply.paused)}`,
+  status: (_, reply) => [
+    ['paused', pausedText(reply.paused)],
+    ['tokens', reply.tokens],
+    ['ticks in', reply.ticks_in],
+    ['ticks out', reply.ticks_out],
+    ['workers', reply.workers],
+  ].map(([k, v]) => `${String(k).padEnd(10)} ${String(v)}`).join('\n'),
+  demand: (_, reply) => (reply.tokens.length
+    ? `${reply.tokens.length} token(s) with subscribers: ${reply.tokens.join(' ')}`
+    : 'no token has subscribers'),
+  notify: (request) => `notice sent to every socket of ${request.user}`,
+  announce: (request) => `notice sent to every subscriber of ${request.tokens.join(' ')}`,
+  disconnect: (request) => `closing every socket of ${request.user} (1008)`,
+};
 
 /** A successful reply as people read it. */
-export function formatReply(verb: string, request: Record<string, unknown>, reply: Record<string, unknown>): string {
-  switch (verb) {
-    case 'pause':
-    case 'resume':
-      return `paused: ${pausedText(reply.paused)}`;
-    case 'status':
-      return [
-        ['paused', pausedText(reply.paused)],
-        ['tokens', reply.tokens],
-        ['ticks in', reply.ticks_in],
-        ['ticks out', reply.ticks_out],
-        ['workers', reply.workers],
-      ].map(([k, v]) => `${String(k).padEnd(10)} ${String(v)}`).join('\n');
-    case 'demand': {
-      const tokens = Array.isArray(reply.tokens) ? reply.tokens : [];
-      return tokens.length ? `${tokens.length} token(s) with subscribers: ${tokens.join(' ')}` : 'no token has subscribers';
-    }
-    case 'notify':
-      return `notice sent to every socket of ${String(request.user)}`;
-    case 'announce':
-      return `notice sent to every subscriber of ${(request.tokens as number[]).join(' ')}`;
-    case 'disconnect':
-      return `closing every socket of ${String(request.user)} (1008)`;
-    default:
-      return JSON.stringify(reply);
-  }
+export function formatReply<C extends ControlCommand>(request: RequestOf<C>, reply: ControlReplyTo[C]): string {
+  const format = formatters[request.cmd as C] as (request: RequestOf<C>, reply: ControlReplyTo[C]) => string;
+  return format(request, reply);
 }
 
 export interface CtlOutput {
@@ -179,7 +161,7 @@ export async function runCtl(argv: readonly string[], defaultEndpoint: string, i
     io.err(`tickgate ctl: ${parsed.error}\n\n${CTL_USAGE}`);
     return 2;
   }
-  const { verb, request, json, timeoutMs } = parsed.value;
+  const { request, json, timeoutMs } = parsed.value;
   const endpoint = parsed.value.endpoint ?? defaultEndpoint;
   let text: string;
   try {
@@ -192,20 +174,25 @@ export async function runCtl(argv: readonly string[], defaultEndpoint: string, i
     io.err(`tickgate ctl: cannot reach ${endpoint}: ${(err as Error).message}`);
     return 3;
   }
-  let reply: Record<string, unknown>;
+  let parsedReply: unknown;
   try {
-    const r: unknown = JSON.parse(text);
-    if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new Error('not an object');
-    reply = r as Record<string, unknown>;
+    parsedReply = JSON.parse(text);
   } catch {
-    io.err(`tickgate ctl: unreadable reply from ${endpoint}: ${text.slice(0, 200)}`);
-    return 1;
+    parsedReply = undefined;
   }
+  if (typeof parsedReply !== 'object' || parsedReply === null || Array.isArray(parsedReply)) return unreadable(io, endpoint, text);
   if (json) io.out(text);
-  if (reply.ok !== true) {
-    io.err(`tickgate ctl: the ingester refused "${verb}": ${typeof reply.error === 'string' ? reply.error : 'no reason given'}`);
+  const reply = readControlReply(request.cmd, parsedReply);
+  if (reply === undefined) return unreadable(io, endpoint, text);
+  if (!reply.ok) {
+    io.err(`tickgate ctl: the ingester refused "${request.cmd}": ${reply.error}`);
     return 1;
   }
-  if (!json) io.out(formatReply(verb, request, reply));
+  if (!json) io.out(formatReply(request, reply));
   return 0;
+}
+
+function unreadable(io: CtlOutput, endpoint: string, text: string): number {
+  io.err(`tickgate ctl: unreadable reply from ${endpoint}: ${text.slice(0, 200)}`);
+  return 1;
 }

@@ -32,10 +32,6 @@ export class Reply {
     this.write(status, body === undefined ? undefined : JSON.stringify(body), 'application/json', headers);
   }
 
-  text(status: number, body: string, contentType: string): void {
-    this.write(status, body, contentType, {});
-  }
-
   error(code: ErrorCode, message?: string, headers: Record<string, string> = {}): void {
     const e = ErrorCodes[code];
     this.json(e.status, { error: { code, message: message ?? e.message } }, headers);

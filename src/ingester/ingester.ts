@@ -32,7 +32,7 @@ import { PauseState } from './pause-state.ts';
 import { RateLimitedLog } from './rate-limited-log.ts';
 import { receiveLoop } from '../zmq/receive-loop.ts';
 
-/** How often the newest ticks are written to Redis (one pipelined HSET per period). */
+/** How often changed newest ticks, held values and stale flags are written to Redis (one pipeline per period). */
 const PERSIST_EVERY_MS = 100;
 /** Ingester heartbeat on the broadcast topic: gateways use it to report the ingester link. */
 export const INGEST_HEARTBEAT_MS = 1_000;
@@ -274,16 +274,6 @@ export class Ingester {
     this.send([BROADCAST_TOPIC, JSON.stringify(msg)]);
   }
 
-  /** Paused tokens as control replies show them: `"all"` or an ascending list. */
-  get pausedReply(): number[] | 'all' {
-    return this.paused.reply;
-  }
-
-  /** Gateway workers currently connected to the XPUB. */
-  get workerCount(): number {
-    return this.workers.size;
-  }
-
   /** One control request (§4). Requests arrive one at a time: the REP socket serialises them. */
   async handleControl(req: ControlRequest): Promise<ControlReply> {
     switch (req.cmd) {
@@ -324,7 +314,7 @@ export class Ingester {
       if (cmd === 'pause') await this.paused.pause(this.redis, tokens);
       else await this.paused.resume(this.redis, tokens, known);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, cmd }, 'pause state not saved');
+      this.log.warn({ err, cmd }, 'pause state not saved');
       return { ok: false, error: 'redis unavailable: the pause state was not changed' };
     }
     const candidates = new Set<number>(tokens ?? known());
@@ -425,8 +415,8 @@ export class Ingester {
     this.persisting = p.exec().then((results) => {
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw failed?.[0] ?? new Error('pipeline not executed');
-    }).catch((err: Error) => {
-      this.log.warn({ err: err.message }, 'could not persist newest ticks; will retry');
+    }).catch((err: unknown) => {
+      this.log.warn({ err }, 'could not persist newest ticks; will retry');
       // The books hold the current values: marking the tokens dirty again rewrites the newest.
       for (const t of retry.last) this.dirty.add(t);
       for (const t of retry.held) this.dirtyHeld.add(t);

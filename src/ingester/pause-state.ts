@@ -30,10 +30,6 @@ export class PauseState {
     return this.all || (this.tokens.size > 0 && this.tokens.has(token));
   }
 
-  get allPaused(): boolean {
-    return this.all;
-  }
-
   /** The paused set as replies show it. */
   get reply(): PausedState {
     return this.all ? 'all' : [...this.tokens].sort((a, b) => a - b);

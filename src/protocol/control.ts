@@ -12,7 +12,7 @@
  * dropped would pause every feed.
  */
 import { z } from 'zod';
-import { USERNAME_RE } from '../auth/users.ts';
+import { USERNAME_RE } from './credentials.ts';
 import { isToken, MAX_TOKEN, MIN_TOKEN } from './tick.ts';
 
 /** Larger requests are answered with an error without being parsed. */
@@ -53,12 +53,36 @@ export type ControlRequest = { [K in ControlCommand]: z.output<(typeof schemas)[
 /** `"all"` while every feed is paused, else the paused tokens in ascending order. */
 export type PausedState = number[] | 'all';
 
-export type ControlReply =
-  | { ok: true; paused: PausedState }
-  | { ok: true; paused: PausedState; tokens: number; ticks_in: number; ticks_out: number; workers: number }
-  | { ok: true; tokens: number[] }
-  | { ok: true }
-  | { ok: false; error: string };
+const count = z.number().int().min(0);
+const pausedState = z.union([z.literal('all'), z.array(z.number().int())]);
+const done = z.object({ ok: z.literal(true) });
+// Not `.strict()`: a newer ingester may add fields, which an older `ctl` ignores.
+const replySchemas = {
+  pause: z.object({ ok: z.literal(true), paused: pausedState }),
+  resume: z.object({ ok: z.literal(true), paused: pausedState }),
+  status: z.object({ ok: z.literal(true), paused: pausedState, tokens: count, ticks_in: count, ticks_out: count, workers: count }),
+  demand: z.object({ ok: z.literal(true), tokens: z.array(z.number().int()) }),
+  notify: done,
+  announce: done,
+  disconnect: done,
+} satisfies Record<ControlCommand, z.ZodTypeAny>;
+const refusalSchema = z.object({ ok: z.literal(false), error: z.string() });
+
+/** The successful reply to each command. */
+export type ControlReplyTo = { [K in ControlCommand]: z.output<(typeof replySchemas)[K]> };
+export type ControlRefusal = z.output<typeof refusalSchema>;
+export type ControlReply = ControlReplyTo[ControlCommand] | ControlRefusal;
+
+/**
+ * Reads the ingester's reply to a `cmd` request (parsed JSON): the reply, or undefined when it is
+ * neither that command's success reply nor a refusal with a reason.
+ */
+export function readControlReply<C extends ControlCommand>(cmd: C, value: unknown): ControlReplyTo[C] | ControlRefusal | undefined {
+  const refusal = refusalSchema.safeParse(value);
+  if (refusal.success) return refusal.data;
+  const r = replySchemas[cmd].safeParse(value);
+  return r.success ? (r.data as ControlReplyTo[C]) : undefined;
+}
 
 export type ParsedControlRequest = { ok: true; request: ControlRequest } | { ok: false; error: string };
 

@@ -22,7 +22,12 @@ export const Keys = {
   /** set of paused tokens; `pausedAll` is "1" while every feed is paused */
   pausedTokens: 'tg:paused',
   pausedAll: 'tg:paused:all',
-  /** pub/sub channel for cross-worker actions (logout, REST subscriptions, operator messages) */
+  /**
+   * pub/sub channel for cross-worker session actions: a revoked session (logout, refresh-token
+   * reuse) and REST subscriptions. Operator messages (`notify`, `announce`, `disconnect`) do not
+   * use it: the ingester broadcasts them to every worker over ZeroMQ (see `operatorBroadcast` in
+   * ingester.ts).
+   */
   bus: 'tg:bus',
   /** pub/sub channel of one gateway instance: replies to the requests it published on `bus` */
   busReply: (instanceId: string) => `tg:bus:reply:${instanceId}`,

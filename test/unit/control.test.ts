@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatReply, parseCtlArgs } from '../../src/ctl/ctl.ts';
 import { staleScanEveryMs } from '../../src/ingester/ingester.ts';
-import { MAX_CONTROL_REQUEST_BYTES, parseControlRequest, readOperatorBroadcast } from '../../src/protocol/control.ts';
+import { MAX_CONTROL_REQUEST_BYTES, parseControlRequest, readControlReply, readOperatorBroadcast } from '../../src/protocol/control.ts';
 import { tokenOfTopic, workerTopic } from '../../src/protocol/topics.ts';
 
 const parse = (v: unknown) => parseControlRequest([Buffer.from(typeof v === 'string' ? v : JSON.stringify(v))]);
@@ -87,25 +87,41 @@ test('ctl turns its command line into the contract request', () => {
   assert.deepEqual([v.json, v.endpoint, v.timeoutMs], [true, 'ipc:///tmp/x.sock', 250]);
   assert.equal(ok(['status']).timeoutMs, 3_000);
   assert.deepEqual(ok(['notify', 'alice', '--', '--not-a-flag']).request, { cmd: 'notify', user: 'alice', message: '--not-a-flag' });
+  assert.deepEqual(ok(['announce', '5', 'down', '-2%', '-']).request, { cmd: 'announce', tokens: [5], message: 'down -2% -' });
+  assert.deepEqual(ok(['--json', 'status']).json, true, 'options may come before the verb');
 });
 
 test('ctl refuses bad command lines before sending anything', () => {
   for (const argv of [[], ['launch'], ['pause', 'abc'], ['pause', '0'], ['status', 'extra'], ['notify', 'alice'],
     ['announce', 'hello'], ['announce', '1'], ['disconnect'], ['disconnect', 'a', 'b'], ['status', '--timeout', '0'],
-    ['status', '--endpoint', 'http://x'], ['status', '--bogus']]) {
+    ['status', '--endpoint', 'http://x'], ['status', '--bogus'], ['status', '--bogus=1'], ['status', '--endpoint'],
+    ['status', '--timeout', '--json'], ['status', '--json=yes']]) {
     assert.equal(parseCtlArgs(argv).ok, false, argv.join(' '));
   }
   assert.equal(parseCtlArgs(['--help']).ok, 'help');
 });
 
 test('ctl output reads as sentences and tables', () => {
-  assert.equal(formatReply('pause', {}, { ok: true, paused: 'all' }), 'paused: all');
-  assert.equal(formatReply('resume', {}, { ok: true, paused: [] }), 'paused: none');
-  assert.equal(formatReply('pause', {}, { ok: true, paused: [1, 2] }), 'paused: 1 2');
+  assert.equal(formatReply({ cmd: 'pause' }, { ok: true, paused: 'all' }), 'paused: all');
+  assert.equal(formatReply({ cmd: 'resume' }, { ok: true, paused: [] }), 'paused: none');
+  assert.equal(formatReply({ cmd: 'pause' }, { ok: true, paused: [1, 2] }), 'paused: 1 2');
   assert.equal(
-    formatReply('status', {}, { ok: true, paused: [5], tokens: 3, ticks_in: 10, ticks_out: 9, workers: 2 }),
+    formatReply({ cmd: 'status' }, { ok: true, paused: [5], tokens: 3, ticks_in: 10, ticks_out: 9, workers: 2 }),
     'paused     5\ntokens     3\nticks in   10\nticks out  9\nworkers    2',
   );
-  assert.equal(formatReply('demand', {}, { ok: true, tokens: [] }), 'no token has subscribers');
-  assert.equal(formatReply('demand', {}, { ok: true, tokens: [1, 2] }), '2 token(s) with subscribers: 1 2');
+  assert.equal(formatReply({ cmd: 'demand' }, { ok: true, tokens: [] }), 'no token has subscribers');
+  assert.equal(formatReply({ cmd: 'demand' }, { ok: true, tokens: [1, 2] }), '2 token(s) with subscribers: 1 2');
+  assert.equal(formatReply({ cmd: 'notify', user: 'alice', message: 'hi' }, { ok: true }), 'notice sent to every socket of alice');
+  assert.equal(formatReply({ cmd: 'announce', tokens: [1, 2], message: 'hi' }, { ok: true }), 'notice sent to every subscriber of 1 2');
+  assert.equal(formatReply({ cmd: 'disconnect', user: 'alice' }, { ok: true }), 'closing every socket of alice (1008)');
+});
+
+test('a control reply is read as the reply to its command or a refusal; anything else is unreadable', () => {
+  assert.deepEqual(readControlReply('pause', { ok: true, paused: 'all' }), { ok: true, paused: 'all' });
+  assert.deepEqual(readControlReply('demand', { ok: true, tokens: [1], later: 'field' }), { ok: true, tokens: [1] });
+  assert.deepEqual(readControlReply('status', { ok: false, error: 'no' }), { ok: false, error: 'no' });
+  for (const [cmd, v] of [['status', { ok: true, paused: [] }], ['pause', { ok: true }], ['notify', { ok: 'yes' }],
+    ['demand', { ok: true, tokens: 'all' }], ['resume', { ok: false }], ['disconnect', null]] as const) {
+    assert.equal(readControlReply(cmd, v), undefined, JSON.stringify([cmd, v]));
+  }
 });
