@@ -6,8 +6,9 @@
  * subscriber of a token and the last one leaving into ZeroMQ subscribe / unsubscribe. The ingester
  * therefore sends this worker only the tokens its clients want.
  *
- * The tick path: a 4-frame message `[topic, ltp, quote, full]` is published, bytes untouched, to
- * the token's three uWS topics. No JSON work, no actor, no per-recipient work.
+ * The tick path: a 5-frame message `[topic, meta, ltp, quote, full]` is published, bytes untouched,
+ * to the token's three uWS topics; the binary meta frame (tick-meta.ts) gives the token's seq and
+ * epoch without JSON. No JSON work, no actor, no per-recipient work.
  *
  * Token status events (`[topic, json]`, rare) are published the same way, and the link remembers
  * the last state it forwarded per token so a socket subscribing later can be told it (paused,
@@ -19,7 +20,9 @@ import type { Logger } from 'pino';
 import type { TokenState } from '../protocol/server-messages.ts';
 import { BROADCAST_TOPIC, parseWsTopic, tokenOfTopic, tokenTopic, workerTopic, wsTopics } from '../protocol/topics.ts';
 import { MODES, type Mode } from '../protocol/tick.ts';
+import { isTickMeta, readTickMetaSeq, tickMetaEpoch, tickMetaEpochEquals } from '../protocol/tick-meta.ts';
 import type { TemplatedApp } from './uws.ts';
+import { enableHeartbeats } from '../zmq/heartbeat.ts';
 import { receiveLoop } from '../zmq/receive-loop.ts';
 
 /** The link reports "up" while an ingester heartbeat arrived within this window. */
@@ -33,6 +36,10 @@ interface TokenEntry {
   latest: [Buffer, Buffer, Buffer] | undefined;
   /** The last status forwarded for this token; undefined until one came (live by default). */
   state: TokenState | undefined;
+  /** Seq of the newest tick received (from its meta frame); 0 before the first. */
+  seq: number;
+  /** Epoch (16 UUID bytes) of the newest tick received; undefined before the first. */
+  epoch: Buffer | undefined;
 }
 
 const TOKEN_STATES: readonly string[] = ['live', 'paused', 'stale'] satisfies TokenState[];
@@ -58,6 +65,7 @@ export class IngestLink {
 
   start(): void {
     this.sub.receiveHighWaterMark = 100_000;
+    enableHeartbeats(this.sub);
     this.sub.connect(this.endpoint);
     this.sub.subscribe(BROADCAST_TOPIC);
     this.sub.subscribe(workerTopic(this.linkId));
@@ -94,7 +102,7 @@ export class IngestLink {
     let entry = this.tokens.get(parsed.token);
     if (!entry) {
       if (delta <= 0) return;
-      entry = { count: 0, topics: wsTopics(parsed.token), latest: undefined, state: undefined };
+      entry = { count: 0, topics: wsTopics(parsed.token), latest: undefined, state: undefined, seq: 0, epoch: undefined };
       this.tokens.set(parsed.token, entry);
     }
     const before = entry.count;
@@ -112,13 +120,16 @@ export class IngestLink {
     if (token !== undefined) {
       const entry = this.tokens.get(token);
       if (!entry) return; // raced with an unsubscribe
-      if (frames.length === 4) {
+      if (frames.length === 5 && isTickMeta(frames[1]!)) {
         this.ticksIn++;
+        const meta = frames[1]!;
+        entry.seq = readTickMetaSeq(meta);
+        if (entry.epoch === undefined || !tickMetaEpochEquals(meta, entry.epoch)) entry.epoch = tickMetaEpoch(meta);
         // May be a resume snapshot (already flagged `snapshot`): still the newest value.
-        entry.latest = [frames[1]!, frames[2]!, frames[3]!];
-        this.app.publish(entry.topics[0], frames[1]!);
-        this.app.publish(entry.topics[1], frames[2]!);
-        this.app.publish(entry.topics[2], frames[3]!);
+        entry.latest = [frames[2]!, frames[3]!, frames[4]!];
+        this.app.publish(entry.topics[0], frames[2]!);
+        this.app.publish(entry.topics[1], frames[3]!);
+        this.app.publish(entry.topics[2], frames[4]!);
       } else if (frames.length === 2) {
         // A token-scoped event (status): the same bytes for every mode.
         entry.state = readState(frames[1]!) ?? entry.state;

@@ -15,6 +15,18 @@
  *
  * Bad feed input is counted per reason, logged at a bounded rate, and skipped; nothing a feed
  * sends can stop this process.
+ *
+ * Epoch rule: under one epoch a (token, seq) pair names one tick forever. The epoch is kept only
+ * when the previous ingester proved that everything it issued reached Redis: a clean stop flushes
+ * the newest ticks, held values, stale set and history, and only then writes the clean-shutdown
+ * marker (`Keys.cleanShutdown` = its epoch). A start consumes the marker (GETDEL). Marker equal
+ * to the stored epoch: the restored books hold the last seq issued, so seq continues with no
+ * reuse. Anything else (a crash, `kill -9`, a failed flush, Redis that lost data): a new epoch, and
+ * the old epoch's history streams are deleted before anything is published. Seqs then continue
+ * from the restored books, which may be behind what the crashed ingester issued; that is safe
+ * because the epoch is new, so (epoch, token, seq) stays unique, and it keeps seq rising for
+ * clients that ignore the epoch. (The restored newest tick keeps its seq: under the new epoch that
+ * seq names only that value, since new ticks start after it.)
  */
 import { randomUUID } from 'node:crypto';
 import * as zmq from 'zeromq';
@@ -24,12 +36,15 @@ import type { Config } from '../../config/index.ts';
 import type { ControlReply, ControlRequest, OperatorBroadcast } from '../protocol/control.ts';
 import type { TokenState } from '../protocol/server-messages.ts';
 import { encodeTick, type Tick, type TickData } from '../protocol/tick.ts';
+import { encodeTickMeta, epochBytes, isEpochString } from '../protocol/tick-meta.ts';
 import { BROADCAST_TOPIC, tokenOfTopic, tokenTopic, WORKER_TOPIC_PREFIX } from '../protocol/topics.ts';
+import { deleteAllHistory, HistoryWriter } from '../store/history.ts';
 import { Keys } from '../store/keys.ts';
 import { ControlServer } from './control-server.ts';
 import { parseFeedMessage, type FeedRejection } from './feed-message.ts';
 import { PauseState } from './pause-state.ts';
 import { RateLimitedLog } from './rate-limited-log.ts';
+import { enableHeartbeats } from '../zmq/heartbeat.ts';
 import { receiveLoop } from '../zmq/receive-loop.ts';
 
 /** How often changed newest ticks, held values and stale flags are written to Redis (one pipeline per period). */
@@ -68,6 +83,10 @@ export interface IngesterStats {
 
 export class Ingester {
   readonly epoch: string;
+  /** The epoch's 16 UUID bytes, the head of every tick meta frame. */
+  private readonly epochRaw: Buffer;
+  /** Writes each published tick to its history stream; absent with HISTORY_SIZE=0. */
+  readonly history: HistoryWriter | undefined;
   readonly stats: IngesterStats = { ticksIn: 0, ticksOut: 0, rejected: {} };
   /** Tokens with at least one subscribed gateway, as seen on the XPUB. */
   readonly demand = new Set<number>();
@@ -90,7 +109,7 @@ export class Ingester {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly badInputLog: RateLimitedLog;
   private closed = false;
-  private persisting: Promise<unknown> = Promise.resolve();
+  private persisting: Promise<boolean> = Promise.resolve(true);
 
   private constructor(
     private readonly config: Config,
@@ -100,7 +119,9 @@ export class Ingester {
     private readonly paused: PauseState,
   ) {
     this.epoch = epoch;
+    this.epochRaw = epochBytes(epoch);
     this.badInputLog = new RateLimitedLog(log, 10_000);
+    if (config.historySize > 0) this.history = new HistoryWriter(redis, config.historySize, log);
   }
 
   /**
@@ -108,9 +129,7 @@ export class Ingester {
    * socket and connects to the feeds.
    */
   static async start(config: Config, redis: Redis, log: Logger): Promise<Ingester> {
-    // The epoch names this seq numbering; it changes only when Redis lost the last values.
-    await redis.set(Keys.epoch, randomUUID(), 'NX');
-    const epoch = (await redis.get(Keys.epoch))!;
+    const epoch = await resolveEpoch(redis, log);
     const ing = new Ingester(config, redis, log, epoch, await PauseState.load(redis));
     const now = Date.now();
     const saved = await redis.hgetall(Keys.lastTicks);
@@ -135,6 +154,8 @@ export class Ingester {
     // Every subscribe reaches us (so each joining gateway gets a prompt heartbeat); unsubscribes
     // arrive only when a topic's last subscriber leaves, which keeps `demand` exact.
     ing.xpub.verbosity = 'allSubs';
+    enableHeartbeats(ing.xpub);
+    enableHeartbeats(ing.feed);
     try {
       await ing.xpub.bind(config.ingestBind);
       ing.control = await ControlServer.start(config.controlBind, (req) => ing.handleControl(req), log);
@@ -188,6 +209,7 @@ export class Ingester {
       const tick = data as Tick;
       tick.seq = ++book.seq;
       book.last = tick;
+      this.history?.add(tick);
       this.dirty.add(token);
       this.dirtyHeld.add(token);
     }
@@ -195,6 +217,8 @@ export class Ingester {
 
 
   private onFeedMessage(frames: Buffer[]): void {
+    // Closing: the final flush has started, so no further seq may be issued.
+    if (this.closed) return;
     const now = Date.now();
     const r = parseFeedMessage(frames, now);
     if (!r.ok) return this.reject(r.reason);
@@ -229,14 +253,24 @@ export class Ingester {
     this.publish(book, data, false);
   }
 
-  /** Assigns the next seq and sends the tick in its three encodings. */
+  /** Assigns the next seq, sends the tick (meta + three encodings) and queues it for history. */
   private publish(book: TokenBook, data: TickData, snapshot: boolean): void {
+    if (this.closed) return;
     const tick = data as Tick;
     tick.seq = ++book.seq;
     book.last = tick;
     this.dirty.add(tick.token);
-    this.send([book.topic, encodeTick(tick, 'ltp', snapshot), encodeTick(tick, 'quote', snapshot), encodeTick(tick, 'full', snapshot)]);
+    this.sendTick(book.topic, tick, snapshot);
+    this.history?.add(tick);
     this.stats.ticksOut++;
+  }
+
+  /** `[topic, meta, ltp, quote, full]` (topics.ts). */
+  private sendTick(topic: Buffer, tick: Tick, snapshot: boolean): void {
+    this.send([
+      topic, encodeTickMeta(this.epochRaw, tick.seq),
+      encodeTick(tick, 'ltp', snapshot), encodeTick(tick, 'quote', snapshot), encodeTick(tick, 'full', snapshot),
+    ]);
   }
 
   /** A token-scoped status event for every subscriber of `token`, in any mode. */
@@ -344,8 +378,8 @@ export class Ingester {
         this.dirtyHeld.add(token);
         this.publish(book, held, true);
       } else if (book.last) {
-        const t = book.last;
-        this.send([book.topic, encodeTick(t, 'ltp', true), encodeTick(t, 'quote', true), encodeTick(t, 'full', true)]);
+        // Re-sent as it was: its seq is already issued (and in history).
+        this.sendTick(book.topic, book.last, true);
       }
     }
     // Lists are cut short: a request may name 10,000 tokens.
@@ -384,9 +418,13 @@ export class Ingester {
     }
   }
 
-  /** Writes what changed since the last call (newest ticks, held values, stale set) in one round trip. */
-  private persist(): void {
-    if ((this.dirty.size === 0 && this.dirtyHeld.size === 0 && this.dirtyStale.size === 0) || this.redis.status !== 'ready') return;
+  /**
+   * Writes what changed since the last call (newest ticks, held values, stale set) in one round
+   * trip. Resolves true when everything dirty at the call reached Redis.
+   */
+  private persist(): Promise<boolean> {
+    if (this.dirty.size === 0 && this.dirtyHeld.size === 0 && this.dirtyStale.size === 0) return Promise.resolve(true);
+    if (this.redis.status !== 'ready') return Promise.resolve(false);
     const last: string[] = [];
     for (const token of this.dirty) {
       const tick = this.books.get(token)?.last;
@@ -415,25 +453,71 @@ export class Ingester {
     this.persisting = p.exec().then((results) => {
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw failed?.[0] ?? new Error('pipeline not executed');
+      return true;
     }).catch((err: unknown) => {
       this.log.warn({ err }, 'could not persist newest ticks; will retry');
       // The books hold the current values: marking the tokens dirty again rewrites the newest.
       for (const t of retry.last) this.dirty.add(t);
       for (const t of retry.held) this.dirtyHeld.add(t);
       for (const t of retry.stale) this.dirtyStale.add(t);
+      return false;
     });
+    return this.persisting;
   }
 
+  /**
+   * Clean stop: no further seq is issued, everything is flushed (newest ticks, held values, stale
+   * set, history), and only when all of it reached Redis the clean-shutdown marker is written, so
+   * the next start keeps the epoch. If anything failed, no marker: the next start opens a new
+   * epoch, which is always safe.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.persist();
-    await this.persisting;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.control?.close();
     this.feed.close();
+    let clean = false;
+    try {
+      await this.persisting;
+      const [saved, historySaved] = await Promise.all([this.persist(), this.history?.flush() ?? Promise.resolve(true)]);
+      if (saved && historySaved) {
+        await this.redis.set(Keys.cleanShutdown, this.epoch);
+        clean = true;
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'could not write the clean-shutdown marker');
+    }
+    if (clean) this.log.info({ epoch: this.epoch }, 'ingester state flushed; the next start keeps this epoch');
+    else this.log.warn({ epoch: this.epoch, historyPending: this.history?.pending }, 'ingester state not fully flushed; the next start begins a new epoch');
+    this.history?.close();
     this.xpub.close();
   }
+}
+
+/**
+ * The epoch this ingester publishes under (see the epoch rule at the top). A new epoch deletes the
+ * old epoch's history before it is stored, so nothing is published under it while old entries
+ * remain. A crash in between is harmless: the marker is already consumed, so the next start makes
+ * yet another epoch and deletes again.
+ */
+async function resolveEpoch(redis: Redis, log: Logger): Promise<string> {
+  const marker = await redis.getdel(Keys.cleanShutdown);
+  const stored = await redis.get(Keys.epoch);
+  if (stored !== null && marker === stored && isEpochString(stored)) {
+    log.info({ epoch: stored }, 'clean restart: keeping the epoch, seqs continue from the saved books');
+    return stored;
+  }
+  const reason = stored === null ? 'no stored epoch (first start, or Redis lost its data)'
+    : !isEpochString(stored) ? 'the stored epoch is not a UUID'
+    : marker === null ? 'no clean-shutdown marker (the previous ingester crashed or could not flush)'
+    : 'the clean-shutdown marker names another epoch';
+  const epoch = randomUUID();
+  const deletedStreams = await deleteAllHistory(redis);
+  await redis.set(Keys.epoch, epoch);
+  // A first start is routine; any other new epoch means clients see `epoch` and lose `since`.
+  log[stored === null ? 'info' : 'warn']({ epoch, previous: stored, reason, deletedStreams }, 'new epoch: seq continuity could not be proven');
+  return epoch;
 }
 
 function newBook(token: number, now: number): TokenBook {

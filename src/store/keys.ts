@@ -17,8 +17,20 @@ export const Keys = {
   heldTicks: 'tg:held',
   /** set of tokens the ingester currently reports `stale` (no tick for STALE_MS) */
   staleTokens: 'tg:stale',
-  /** string: the epoch of the current seq numbering */
+  /** string: the epoch of the current seq numbering (a UUID; see the ingester's start) */
   epoch: 'tg:epoch',
+  /**
+   * string: the epoch a cleanly stopped ingester left behind, written only after everything it
+   * issued was persisted. The next start consumes it (GETDEL); without it the epoch changes.
+   */
+  cleanShutdown: 'tg:clean',
+  /**
+   * stream per token: its last HISTORY_SIZE published ticks (approximately: `MAXLEN ~`), entry ID
+   * `<seq>-0`, one field `t` holding the tick JSON. Holds the current epoch's ticks only.
+   */
+  history: (token: number) => `tg:hist:${token}`,
+  /** SCAN pattern matching every `history` stream */
+  historyPattern: 'tg:hist:*',
   /** set of paused tokens; `pausedAll` is "1" while every feed is paused */
   pausedTokens: 'tg:paused',
   pausedAll: 'tg:paused:all',

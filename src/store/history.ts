@@ -1,0 +1,310 @@
+/**
+ * The tick history: per token, a Redis stream `Keys.history(token)` of its last HISTORY_SIZE
+ * published ticks (trimmed with `MAXLEN ~`, so a few more may be kept), entry ID `<seq>-0`, one
+ * field `t` holding the `Tick` as JSON (re-encode it per mode with `encodeTick`).
+ *
+ * Why Redis streams and not a ring in the ingester: see docs/delivery.md ("History store").
+ *
+ * The streams hold the current epoch only: the ingester deletes them all before it publishes
+ * under a new epoch. So a reader that knows the epoch a client asks about is current can take
+ * any entry as a tick of that epoch.
+ *
+ * Write side (`HistoryWriter`, used by the ingester): no Redis work per tick. Published ticks are
+ * queued in memory and written every few milliseconds as ONE script call for the whole batch.
+ * While Redis is away the queue is kept up to a bound (oldest dropped and counted) and retried.
+ * The script skips a tick whose seq is not above its stream's newest entry (a replayed batch after
+ * a failed call whose writes had in fact landed), so a retry is idempotent and one such tick never
+ * fails the batch.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Tick } from '../protocol/tick.ts';
+import { Keys } from './keys.ts';
+
+/** The stream field holding the tick JSON. */
+const FIELD = 't';
+
+/**
+ * KEYS[i]: the stream of tick i. ARGV[1]: MAXLEN. ARGV[2i], ARGV[2i+1]: seq and JSON of tick i.
+ * Returns {written, skipped (seq not above the stream's top), failed (any other error)}. The
+ * cause of an XADD error is established by reading the stream's top entry, only on that rare path.
+ */
+const APPEND_LUA = `
+local maxlen = ARGV[1]
+local written, skipped, failed = 0, 0, 0
+for i = 1, #KEYS do
+  local seq = ARGV[2 * i]
+  local r = redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', maxlen, seq .. '-0', '${FIELD}', ARGV[2 * i + 1])
+  if type(r) == 'table' and r.err then
+    local top = redis.pcall('XREVRANGE', KEYS[i], '+', '-', 'COUNT', 1)
+    local topSeq = nil
+    if type(top) == 'table' and top[1] then topSeq = tonumber(string.match(top[1][1], '^(%d+)')) end
+    if topSeq and tonumber(seq) <= topSeq then skipped = skipped + 1 else failed = failed + 1 end
+  else
+    written = written + 1
+  end
+end
+return {written, skipped, failed}
+`;
+
+const APPEND_COMMAND = 'tickgateHistoryAppend';
+
+type AppendCommand = (...args: (string | number)[]) => Promise<[number, number, number]>;
+
+function appendCommand(redis: Redis): AppendCommand {
+  const r = redis as unknown as Record<string, AppendCommand | undefined>;
+  // numberOfKeys omitted: each call passes its own key count first.
+  if (!r[APPEND_COMMAND]) redis.defineCommand(APPEND_COMMAND, { lua: APPEND_LUA });
+  return (...args) => r[APPEND_COMMAND]!.apply(redis, args);
+}
+
+export interface HistoryWriterStats {
+  /** Entries added to streams. */
+  written: number;
+  /** Ticks not written because their stream already had that seq or a later one. */
+  skipped: number;
+  /** Ticks an XADD refused for another reason (e.g. a key of the wrong type). */
+  failed: number;
+  /** Ticks dropped from the backlog while Redis was away (their history has a hole). */
+  dropped: number;
+  /** Script calls that succeeded. */
+  batches: number;
+}
+
+export interface HistoryWriterOptions {
+  /** Ticks kept in memory while Redis is away; beyond it the oldest are dropped. */
+  maxBacklog?: number;
+  /** Delay between a first queued tick and the call that writes it. */
+  flushEveryMs?: number;
+  /** Most ticks per script call (one call blocks Redis for its duration). */
+  maxBatch?: number;
+}
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 1_000;
+
+export class HistoryWriter {
+  readonly stats: HistoryWriterStats = { written: 0, skipped: 0, failed: 0, dropped: 0, batches: 0 };
+  /** Ticks waiting to be written: `queue[head..]`, oldest first. */
+  private queue: Tick[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private sending: Promise<boolean> | undefined;
+  private retryMs = 0;
+  private closed = false;
+  private readonly keys = new Map<number, string>();
+  private readonly append: AppendCommand;
+  private readonly maxBacklog: number;
+  private readonly flushEveryMs: number;
+  private readonly maxBatch: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly size: number,
+    private readonly log: Logger,
+    opts: HistoryWriterOptions = {},
+  ) {
+    this.append = appendCommand(redis);
+    this.maxBacklog = opts.maxBacklog ?? 200_000;
+    this.flushEveryMs = opts.flushEveryMs ?? 5;
+    this.maxBatch = opts.maxBatch ?? 2_000;
+  }
+
+  /** Ticks queued and not yet written. */
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Hot path: queue a published tick (it must not be mutated afterwards). */
+  add(tick: Tick): void {
+    this.queue.push(tick);
+    // Amortised: trim in chunks, not on every tick once the bound is reached.
+    if (this.queue.length - this.head > this.maxBacklog + 1_000) this.dropOldest();
+    if (this.timer === undefined && this.sending === undefined && !this.closed) {
+      this.timer = setTimeout(this.onTimer, this.flushEveryMs);
+    }
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    void this.sendBatch();
+  };
+
+  private dropOldest(): void {
+    const excess = this.queue.length - this.head - this.maxBacklog;
+    if (excess <= 0) return;
+    this.head += excess;
+    this.stats.dropped += excess;
+    this.compact();
+  }
+
+  private compact(): void {
+    if (this.head > 4_096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Writes one batch; schedules the next (or a retry). Resolves true when the batch landed. */
+  private sendBatch(): Promise<boolean> {
+    if (this.sending) return this.sending;
+    if (this.pending === 0) return Promise.resolve(true);
+    if (this.redis.status !== 'ready') {
+      this.scheduleRetry();
+      return Promise.resolve(false);
+    }
+    const batch = this.queue.slice(this.head, this.head + this.maxBatch);
+    this.head += batch.length;
+    this.compact();
+    const args: (string | number)[] = [batch.length];
+    for (const t of batch) args.push(this.key(t.token));
+    args.push(this.size);
+    for (const t of batch) args.push(t.seq, JSON.stringify(t));
+    const p = this.append(...args).then(([written, skipped, failed]) => {
+      this.stats.written += written;
+      this.stats.skipped += skipped;
+      this.stats.failed += failed;
+      this.stats.batches++;
+      if (this.retryMs > 0) this.log.info({ dropped: this.stats.dropped }, 'history writes restored');
+      this.retryMs = 0;
+      return true;
+    }, (err: unknown) => {
+      if (this.retryMs === 0) this.log.warn({ err, pending: this.pending + batch.length }, 'could not write tick history; keeping a bounded backlog and retrying');
+      // Back at the front, in order; a retry of ticks that did land is skipped by the script.
+      this.queue = batch.concat(this.queue.slice(this.head));
+      this.head = 0;
+      this.dropOldest();
+      return false;
+    }).then((ok) => {
+      this.sending = undefined;
+      if (!ok) this.scheduleRetry();
+      else if (this.pending > 0 && !this.closed) this.timer ??= setTimeout(this.onTimer, this.pending >= this.maxBatch ? 0 : this.flushEveryMs);
+      return ok;
+    });
+    this.sending = p;
+    return p;
+  }
+
+  private scheduleRetry(): void {
+    if (this.closed) return;
+    this.retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.retryMs * 2));
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(this.onTimer, this.retryMs);
+  }
+
+  private key(token: number): string {
+    let k = this.keys.get(token);
+    if (k === undefined) this.keys.set(token, (k = Keys.history(token)));
+    return k;
+  }
+
+  /**
+   * Writes everything queued now and resolves true once it all landed (false if Redis refused or
+   * is away). Used by a clean shutdown, which must not claim continuity otherwise.
+   */
+  async flush(): Promise<boolean> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (;;) {
+      if (this.sending) await this.sending;
+      if (this.pending === 0) return true;
+      if (!(await this.sendBatch())) return false;
+    }
+  }
+
+  /** Stops the timers; queued ticks are abandoned (call `flush` first to keep them). */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** Deletes every history stream (SCAN + UNLINK). Returns how many were deleted. */
+export async function deleteAllHistory(redis: Redis): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', Keys.historyPattern, 'COUNT', 1_000);
+    cursor = next;
+    if (keys.length) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+export interface HistoryRead {
+  /** Ticks with seq > afterSeq, ascending. Normally consecutive; a hole means history lost them
+   * (the ingester dropped its backlog during a Redis outage): check before replaying. */
+  ticks: Tick[];
+  /** Seq of the oldest tick still kept for the token; undefined when it has no history. */
+  oldest: number | undefined;
+}
+
+/**
+ * The kept ticks of `token` after `afterSeq` (at most `limit`), and the oldest seq kept, read
+ * atomically (MULTI), so `oldest` and `ticks` describe the same moment of the stream.
+ * History covers the request completely iff `oldest !== undefined && oldest <= afterSeq + 1` and
+ * the ticks are consecutive from afterSeq + 1. Rejects when Redis is unavailable.
+ */
+export async function readHistory(redis: Redis, token: number, afterSeq: number, limit?: number): Promise<HistoryRead> {
+  if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new RangeError(`afterSeq must be a non-negative integer, got ${afterSeq}`);
+  const key = Keys.history(token);
+  const m = redis.multi();
+  m.xrange(key, '-', '+', 'COUNT', 1);
+  if (limit !== undefined) m.xrange(key, `(${afterSeq}-0`, '+', 'COUNT', limit);
+  else m.xrange(key, `(${afterSeq}-0`, '+');
+  const res = await m.exec();
+  if (!res) throw new Error('history read transaction aborted');
+  for (const [err] of res) if (err) throw err;
+  const first = res[0]![1] as [string, string[]][];
+  const entries = res[1]![1] as [string, string[]][];
+  const ticks: Tick[] = [];
+  for (const entry of entries) {
+    const tick = entryTick(entry);
+    if (tick) ticks.push(tick);
+  }
+  return { ticks, oldest: first.length ? seqOfId(first[0]![0]) : undefined };
+}
+
+/**
+ * The newest known tick of each token: the newer (by seq) of its stream's last entry and the
+ * `Keys.lastTicks` hash (written every 100 ms; it also covers tokens whose history is empty, e.g.
+ * right after a new epoch). One pipelined round trip. Tokens with neither are absent.
+ */
+export async function readNewest(redis: Redis, tokens: readonly number[]): Promise<Map<number, Tick>> {
+  const out = new Map<number, Tick>();
+  if (tokens.length === 0) return out;
+  const p = redis.pipeline();
+  for (const t of tokens) p.xrevrange(Keys.history(t), '+', '-', 'COUNT', 1);
+  p.hmget(Keys.lastTicks, ...tokens.map(String));
+  const res = await p.exec();
+  if (!res) throw new Error('pipeline not executed');
+  for (const [err] of res) if (err) throw err;
+  const last = res[tokens.length]![1] as (string | null)[];
+  tokens.forEach((token, i) => {
+    const tail = res[i]![1] as [string, string[]][];
+    const fromStream = tail.length ? entryTick(tail[0]!) : undefined;
+    const fromHash = last[i] ? parseTick(last[i]!) : undefined;
+    const newest = !fromStream ? fromHash : !fromHash ? fromStream : fromHash.seq > fromStream.seq ? fromHash : fromStream;
+    if (newest) out.set(token, newest);
+  });
+  return out;
+}
+
+function seqOfId(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
+}
+
+function entryTick([, fields]: [string, string[]]): Tick | undefined {
+  const i = fields.indexOf(FIELD);
+  return i >= 0 && i % 2 === 0 ? parseTick(fields[i + 1]!) : undefined;
+}
+
+/** Entries are written only by the ingester; an unreadable one is skipped, not fatal. */
+function parseTick(json: string): Tick | undefined {
+  try {
+    return JSON.parse(json) as Tick;
+  } catch {
+    return undefined;
+  }
+}
