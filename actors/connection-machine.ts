@@ -59,20 +59,20 @@ export const connectionMachine = setup({
           }
           enqueue.assign({ subscriptions: plan.next });
           enqueue.emit({
-            type: 'effect.subscribe', id: msg.id, tokens: msg.tokens, mode: plan.mode, rejected: msg.rejected,
-            modeChanged: plan.modeChanged, msg,
+            type: 'effect.subscribe', id: msg.id, tokens: msg.tokens, sub: plan.sub, rejected: msg.rejected,
+            changed: plan.changed, unchanged: plan.unchanged, deferred: context.conflating, msg,
           });
           return;
         }
         case 'unsubscribe': {
           const { next, removed } = planUnsubscribe(context.subscriptions, msg.tokens);
           if (removed.length > 0) enqueue.assign({ subscriptions: next });
-          enqueue.emit({ type: 'effect.unsubscribe', id: msg.id, tokens: msg.tokens, rejected: msg.rejected, removed });
+          enqueue.emit({ type: 'effect.unsubscribe', id: msg.id, tokens: msg.tokens, rejected: msg.rejected, removed, deferred: context.conflating });
           return;
         }
         case 'list': {
           const tokens: Record<string, Mode> = {};
-          for (const [t, m] of context.subscriptions) tokens[String(t)] = m;
+          for (const [t, sub] of context.subscriptions) tokens[String(t)] = sub.mode;
           enqueue.emit({ type: 'effect.send', message: { type: 'subscriptions', ...idField(msg.id), tokens } });
           return;
         }
@@ -102,6 +102,7 @@ export const connectionMachine = setup({
     strikes: 0,
     strikesAt: input.now(),
     authId: undefined,
+    conflating: false,
   }),
   initial: 'open',
   states: {
@@ -215,14 +216,32 @@ export const connectionMachine = setup({
           },
         },
         // A client that cannot keep up with its ticks. The gateway samples the send buffer; above
-        // the threshold the socket is behind, below half of it it has caught up (hysteresis, so a
-        // buffer hovering at the threshold does not flap). Behind for SLOW_CLOSE_MS → 4009.
+        // the threshold the socket switches to latest-value delivery (conflating): it leaves its
+        // live topics, so nothing more queues up for it, and the client is told. Below half the
+        // threshold (hysteresis, so a buffer hovering at the line does not flap) it gets the newest
+        // value of every token, then `live`, and rejoins its topics. Still behind after
+        // SLOW_CLOSE_MS → 4009.
         flow: {
           initial: 'keepingUp',
           states: {
-            keepingUp: { on: { 'socket.buffered': { guard: 'overThreshold', target: 'behind' } } },
-            behind: {
-              on: { 'socket.buffered': { guard: 'caughtUp', target: 'keepingUp' } },
+            keepingUp: { on: { 'socket.buffered': { guard: 'overThreshold', target: 'conflating' } } },
+            conflating: {
+              entry: [
+                assign({ conflating: true }),
+                emit({ type: 'effect.send', message: { type: 'status', state: 'conflating' } }),
+                emit(({ context }) => ({ type: 'effect.conflate', tokens: [...context.subscriptions.keys()] })),
+              ],
+              on: {
+                'socket.buffered': {
+                  guard: 'caughtUp',
+                  target: 'keepingUp',
+                  actions: [
+                    assign({ conflating: false }),
+                    emit(({ context }) => ({ type: 'effect.catchUp', subscriptions: context.subscriptions })),
+                    emit({ type: 'effect.send', message: { type: 'status', state: 'live' } }),
+                  ],
+                },
+              },
               after: { slowClose: { target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.slowConsumer } } },
             },
           },

@@ -4,8 +4,9 @@
  */
 import type { ClientMessage, RequestId } from '../src/protocol/client-messages.ts';
 import type { ErrorCode } from '../src/protocol/error-codes.ts';
-import { DEFAULT_MODE, type Mode } from '../src/protocol/tick.ts';
-import type { ConnectionContext, ConnectionEmitted, ConnectionEvent } from './connection-types.ts';
+import { effectiveThrottleMs } from '../src/protocol/throttle.ts';
+import { DEFAULT_MODE } from '../src/protocol/tick.ts';
+import type { ConnectionContext, ConnectionEmitted, ConnectionEvent, Subscription } from './connection-types.ts';
 
 /** Strikes halve every second; this many means a flood, not a burst. */
 const STRIKE_HALF_LIFE_MS = 1_000;
@@ -47,27 +48,31 @@ export function strike(args: { context: ConnectionContext }): Pick<ConnectionCon
   return { strikes: decayedStrikes(args.context) + 1, strikesAt: args.context.now() };
 }
 
-export function planSubscribe(subs: ReadonlyMap<number, Mode>, msg: SubscribeMsg, maxTokens: number) {
-  const mode = msg.mode ?? DEFAULT_MODE;
+export function planSubscribe(subs: ReadonlyMap<number, Subscription>, msg: SubscribeMsg, maxTokens: number) {
+  const sub: Subscription = { mode: msg.mode ?? DEFAULT_MODE, throttleMs: effectiveThrottleMs(msg.throttleMs ?? 0) };
   const added = msg.tokens.filter((t) => !subs.has(t));
   if (subs.size + added.length > maxTokens) return { ok: false as const };
-  const modeChanged = msg.tokens.flatMap((t) => {
+  const changed: { token: number; from: Subscription }[] = [];
+  const unchanged: number[] = [];
+  for (const t of msg.tokens) {
     const from = subs.get(t);
-    return from !== undefined && from !== mode ? [{ token: t, from }] : [];
-  });
+    if (from === undefined) continue;
+    if (from.mode === sub.mode && from.throttleMs === sub.throttleMs) unchanged.push(t);
+    else changed.push({ token: t, from });
+  }
   const next = new Map(subs);
-  for (const t of msg.tokens) next.set(t, mode);
-  return { ok: true as const, mode, next, modeChanged };
+  for (const t of msg.tokens) next.set(t, sub);
+  return { ok: true as const, sub, next, changed, unchanged };
 }
 
-export function planUnsubscribe(subs: ReadonlyMap<number, Mode>, tokens: readonly number[]) {
+export function planUnsubscribe(subs: ReadonlyMap<number, Subscription>, tokens: readonly number[]) {
   const next = new Map(subs);
-  const removed: { token: number; mode: Mode }[] = [];
+  const removed: { token: number; sub: Subscription }[] = [];
   for (const token of tokens) {
-    const mode = next.get(token);
-    if (mode === undefined) continue;
+    const sub = next.get(token);
+    if (sub === undefined) continue;
     next.delete(token);
-    removed.push({ token, mode });
+    removed.push({ token, sub });
   }
   return { next, removed };
 }

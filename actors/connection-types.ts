@@ -27,9 +27,14 @@ export interface ConnectionInput {
   now: () => number;
 }
 
+/** One token's subscription: its mode and its effective throttle interval (0: every tick). */
+export interface Subscription { mode: Mode; throttleMs: number }
+
 export interface ConnectionContext extends ConnectionInput {
   lastSeenAt: number;
-  subscriptions: ReadonlyMap<number, Mode>;
+  subscriptions: ReadonlyMap<number, Subscription>;
+  /** True while the socket is off its live topics and served newest values only (flow state). */
+  conflating: boolean;
   /** Token bucket of client messages. */
   bucket: number;
   bucketAt: number;
@@ -75,11 +80,22 @@ export type ConnectionEmitted =
   | { type: 'effect.ping' }
   | { type: 'effect.close'; close: CloseCode }
   | {
-      type: 'effect.subscribe'; id: RequestId; tokens: number[]; mode: Mode; rejected: Rejected[];
-      /** Tokens that were already subscribed, with the mode they leave. */
-      modeChanged: { token: number; from: Mode }[];
+      type: 'effect.subscribe'; id: RequestId; tokens: number[]; sub: Subscription; rejected: Rejected[];
+      /** Tokens that were already subscribed, with the subscription they leave (another mode or throttle). */
+      changed: { token: number; from: Subscription }[];
+      /** Tokens that were already subscribed exactly so: nothing to do for them. */
+      unchanged: number[];
+      /** True while conflating: record only; the newest values follow when the socket catches up. */
+      deferred: boolean;
       msg: Extract<ClientMessage, { op: 'subscribe' }>;
     }
-  | { type: 'effect.unsubscribe'; id: RequestId; tokens: number[]; rejected: Rejected[]; removed: { token: number; mode: Mode }[] }
+  | {
+      type: 'effect.unsubscribe'; id: RequestId; tokens: number[]; rejected: Rejected[];
+      removed: { token: number; sub: Subscription }[]; deferred: boolean;
+    }
+  /** Too far behind: take the socket off its live topics; the worker keeps each token's newest value. */
+  | { type: 'effect.conflate'; tokens: number[] }
+  /** Caught up: send the newest value of every subscribed token, then put the socket back on its topics. */
+  | { type: 'effect.catchUp'; subscriptions: ReadonlyMap<number, Subscription> }
   /** The socket now belongs to another session of the same user (an `auth` with a fresh login's token). */
   | { type: 'effect.sessionChanged'; sid: string };

@@ -151,9 +151,14 @@ export const schema = {
   bodyLimitBytes: { env: 'BODY_LIMIT_BYTES', default: '16384', doc: 'largest HTTP request body (413 beyond)', parse: int(64, 16_777_216) },
   drainMs: { env: 'DRAIN_MS', default: '10000', doc: 'graceful drain window on SIGTERM/SIGINT', parse: int(0, 600_000) },
   slowCloseMs: {
-    env: 'SLOW_CLOSE_MS', default: '10000', doc: 'a socket whose send buffer stays over 256 KiB this long is closed 4009', parse: int(100, 600_000),
+    env: 'SLOW_CLOSE_MS', default: '10000', doc: 'a socket still behind this long after it was switched to latest-value delivery (conflating) is closed 4009', parse: int(100, 600_000),
   },
   historySize: { env: 'HISTORY_SIZE', default: '1000', doc: 'ticks kept per token for recovery', parse: int(0, 1_000_000) },
+  ingestHwm: {
+    env: 'INGEST_HWM', default: '100000',
+    doc: 'ZeroMQ receive high-water mark of a gateway worker\'s ingest link; ticks dropped beyond it are recovered from history or reported as `gap`',
+    parse: int(1, 10_000_000),
+  },
   dataDir: {
     env: 'DATA_DIR', default: '.data', doc: 'where `tickgate start` keeps the embedded Redis data and the generated JWT key (relative to the project)', parse: nonEmpty,
   },

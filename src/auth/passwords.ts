@@ -6,7 +6,6 @@ import { hash, verify } from '@node-rs/bcrypt';
 import { MAX_PASSWORD_BYTES } from '../protocol/credentials.ts';
 
 // Re-exported for gateway code that still imports them from here; the rule lives in protocol/.
-export { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES } from '../protocol/credentials.ts';
 
 export const BCRYPT_COST = 10;
 

@@ -4,7 +4,6 @@ import type { Redis } from 'ioredis';
 import { Keys } from '../store/keys.ts';
 
 // Re-exported for gateway code that still imports it from here; the rule lives in protocol/.
-export { USERNAME_RE } from '../protocol/credentials.ts';
 
 export interface User { id: string; username: string }
 

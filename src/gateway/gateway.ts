@@ -14,7 +14,8 @@ import { handleOperatorBroadcast } from './operator-actions.ts';
 import { registerRoutes } from './routes.ts';
 import { registerSessionRoutes } from './session-routes.ts';
 import { SessionSockets } from './session-sockets.ts';
-import { closeSessionSockets, deliverToSession, isLive, SocketRegistry } from './socket-model.ts';
+import { encode } from '../protocol/server-messages.ts';
+import { closeSessionSockets, deliverToSession, isLive, sendText, SocketRegistry } from './socket-model.ts';
 import { registerSocketRoute } from './ws-route.ts';
 import { assertNativeUws, uws, type us_listen_socket } from './uws.ts';
 
@@ -34,10 +35,17 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
   if (!config.redisUrl) throw new Error('REDIS_URL is required for a gateway (`tickgate start` runs an embedded Redis)');
   const app = uws.App();
   const redis = connectRedis(config.redisUrl, log, 'gateway');
-  // Operator broadcasts (notify, announce, disconnect) act on this worker's sockets; they can only
-  // arrive after link.start(), when `registry` exists.
-  const link = new IngestLink(app, config.ingestBind, log, (msg) => handleOperatorBroadcast(registry, msg, log));
   const registry = new SocketRegistry();
+  const link = new IngestLink({
+    app, redis, log, endpoint: config.ingestBind, receiveHighWaterMark: config.ingestHwm,
+    // Operator broadcasts (notify, announce, disconnect) act on this worker's sockets.
+    onBroadcast: (msg) => handleOperatorBroadcast(registry, msg, log),
+    // Before the streams' fresh snapshots: the client learns its seqs restarted.
+    onEpoch: (epoch) => {
+      const text = encode({ type: 'epoch', epoch });
+      for (const ws of registry.all()) if (isLive(ws)) sendText(ws, text);
+    },
+  });
   const sessionSockets = new SessionSockets(redis, registry, config.maxSocketsPerUser, log);
   const bus = new Bus(config.redisUrl, redis, log, {
     revokeSession: (sid) => closeSessionSockets(registry, sid),

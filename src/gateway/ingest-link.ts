@@ -1,139 +1,173 @@
 /**
  * A gateway worker's link to the ingester: one ZeroMQ SUB connected to INGEST_BIND.
  *
- * It subscribes a token exactly while some local socket wants it, in any mode: uWS reports
- * every topic's subscriber count through its `subscription` handler, and the link turns the first
- * subscriber of a token and the last one leaving into ZeroMQ subscribe / unsubscribe. The ingester
- * therefore sends this worker only the tokens its clients want.
+ * It subscribes a token exactly while some local socket wants it (on a uWS topic of any mode or
+ * throttle, or held by a subscribe that is still joining): uWS reports every topic's subscriber
+ * count through its `subscription` handler, and the first interest in a token and the last one
+ * leaving become ZeroMQ subscribe / unsubscribe. The ingester therefore sends this worker only the
+ * tokens its clients want.
  *
- * The tick path: a 5-frame message `[topic, meta, ltp, quote, full]` is published, bytes untouched,
- * to the token's three uWS topics; the binary meta frame (tick-meta.ts) gives the token's seq and
- * epoch without JSON. No JSON work, no actor, no per-recipient work.
+ * The tick path: a 5-frame message `[topic, meta, ltp, quote, full]` goes to the token's stream
+ * (token-stream.ts), which checks the seq in the binary meta frame and publishes the bytes,
+ * untouched, to the token's three uWS topics. No JSON work, no actor, no per-recipient work.
  *
- * Token status events (`[topic, json]`, rare) are published the same way, and the link remembers
- * the last state it forwarded per token so a socket subscribing later can be told it (paused,
- * stale) without asking anyone.
+ * Beyond ticks the link watches two things for every subscriber: the epoch (every tick's meta and
+ * every heartbeat carry it; a new one means the ingester lost its numbering — clients get an
+ * `epoch` message, then fresh snapshots) and liveness (no heartbeat for LINK_FRESH_MS: every
+ * token's subscribers get `stale`; when heartbeats return, the token's state and a snapshot).
  */
 import { randomUUID } from 'node:crypto';
 import * as zmq from 'zeromq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TokenState } from '../protocol/server-messages.ts';
+import { epochBytes, epochString, isEpochString, isTickMeta, tickMetaEpoch, tickMetaEpochEquals } from '../protocol/tick-meta.ts';
 import { BROADCAST_TOPIC, parseWsTopic, tokenOfTopic, tokenTopic, workerTopic, wsTopics } from '../protocol/topics.ts';
-import { MODES, type Mode } from '../protocol/tick.ts';
-import { isTickMeta, readTickMetaSeq, tickMetaEpoch, tickMetaEpochEquals } from '../protocol/tick-meta.ts';
-import type { TemplatedApp } from './uws.ts';
+import type { Mode } from '../protocol/tick.ts';
+import { readHistory } from '../store/history.ts';
 import { enableHeartbeats } from '../zmq/heartbeat.ts';
 import { receiveLoop } from '../zmq/receive-loop.ts';
+import { ThrottleTimers } from './throttle-timers.ts';
+import { readTokenNewest } from './token-store.ts';
+import { MODE_INDEX, readStateOf, TokenStream, type LinkStats, type TokenStreamDeps } from './token-stream.ts';
+import type { TemplatedApp } from './uws.ts';
 
-/** The link reports "up" while an ingester heartbeat arrived within this window. */
-const LINK_FRESH_MS = 3_500;
-
-interface TokenEntry {
-  /** Local subscribers over all modes. */
-  count: number;
-  topics: [string, string, string];
-  /** The newest tick's encodings, per mode (MODES order), while subscribed. */
-  latest: [Buffer, Buffer, Buffer] | undefined;
-  /** The last status forwarded for this token; undefined until one came (live by default). */
-  state: TokenState | undefined;
-  /** Seq of the newest tick received (from its meta frame); 0 before the first. */
-  seq: number;
-  /** Epoch (16 UUID bytes) of the newest tick received; undefined before the first. */
-  epoch: Buffer | undefined;
-}
-
-const TOKEN_STATES: readonly string[] = ['live', 'paused', 'stale'] satisfies TokenState[];
+/** The link is up while an ingester heartbeat (every second) arrived within this window. */
+export const LINK_FRESH_MS = 3_500;
+const LINK_CHECK_MS = 250;
 
 export interface BroadcastMessage { type: string; [k: string]: unknown }
 
+export interface IngestLinkOptions {
+  app: TemplatedApp;
+  endpoint: string;
+  redis: Redis;
+  log: Logger;
+  /** ZeroMQ receive high-water mark of the SUB (ticks beyond it are dropped upstream, then recovered). */
+  receiveHighWaterMark?: number;
+  /** Operator broadcasts (notify, announce, disconnect). */
+  onBroadcast?: (msg: BroadcastMessage) => void;
+  /** A new epoch: every socket is told before the fresh snapshots follow. */
+  onEpoch?: (epoch: string) => void;
+}
+
 export class IngestLink {
-  epoch: string | undefined;
   ticksIn = 0;
+  readonly stats: LinkStats = { gapsDetected: 0, ticksRecovered: 0, gapMessages: 0, ticksLost: 0, duplicates: 0, heldOverflow: 0 };
   /** Names this worker's own ZeroMQ topic, by which the ingester counts connected workers. */
   readonly linkId = randomUUID();
+  private epochRaw: Buffer | undefined;
   private lastHeartbeatAt = 0;
+  private wasUp = false;
+  private everUp = false;
   private readonly sub = new zmq.Subscriber();
-  private readonly tokens = new Map<number, TokenEntry>();
+  private readonly streams = new Map<number, TokenStream>();
+  private readonly throttles: ThrottleTimers;
+  private readonly streamDeps: TokenStreamDeps;
   private closed = false;
+  private liveness: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly app: TemplatedApp,
-    private readonly endpoint: string,
-    private readonly log: Logger,
-    private readonly onBroadcast: (msg: BroadcastMessage) => void = () => {},
-  ) {}
+  constructor(private readonly opts: IngestLinkOptions) {
+    this.throttles = new ThrottleTimers(opts.app);
+    this.streamDeps = {
+      app: opts.app,
+      log: opts.log,
+      stats: this.stats,
+      readNewest: (token) => readTokenNewest(opts.redis, token),
+      readHistory: (token, after) => readHistory(opts.redis, token, after),
+      isCurrent: (s) => this.streams.get(s.token) === s,
+    };
+  }
 
   start(): void {
-    this.sub.receiveHighWaterMark = 100_000;
+    this.sub.receiveHighWaterMark = this.opts.receiveHighWaterMark ?? 100_000;
     enableHeartbeats(this.sub);
-    this.sub.connect(this.endpoint);
+    this.sub.connect(this.opts.endpoint);
     this.sub.subscribe(BROADCAST_TOPIC);
     this.sub.subscribe(workerTopic(this.linkId));
-    receiveLoop(this.sub, (frames) => this.onMessage(frames), { what: 'ingest link', log: this.log, closed: () => this.closed });
+    receiveLoop(this.sub, (frames) => this.onMessage(frames), { what: 'ingest link', log: this.opts.log, closed: () => this.closed });
+    this.liveness = setInterval(() => this.checkLiveness(), LINK_CHECK_MS);
   }
 
   get up(): boolean {
     return Date.now() - this.lastHeartbeatAt < LINK_FRESH_MS;
   }
 
-  /** Tokens this worker currently forwards. */
-  get subscribedTokens(): number[] {
-    return [...this.tokens.keys()];
+  /** The current epoch, once a heartbeat or tick told it. */
+  get epoch(): string | undefined {
+    return this.epochRaw ? epochString(this.epochRaw) : undefined;
   }
 
-  /** The newest tick of a token in one mode, if this worker is subscribed and has seen one. */
-  latest(token: number, mode: Mode): Buffer | undefined {
-    return this.tokens.get(token)?.latest?.[MODES.indexOf(mode)];
+  /** Tokens this worker currently forwards. */
+  get subscribedTokens(): number[] {
+    return [...this.streams.keys()];
+  }
+
+  stream(token: number): TokenStream | undefined {
+    return this.streams.get(token);
+  }
+
+  /** The newest tick of a token in one mode, if this worker forwards it and knows one. */
+  latest(token: number, mode: Mode): Buffer | string | undefined {
+    return this.streams.get(token)?.latest?.[MODE_INDEX[mode]];
+  }
+
+  /** The state the ingester last reported for a token this worker forwards (undefined: live). */
+  tokenState(token: number): TokenState | undefined {
+    return this.streams.get(token)?.state;
   }
 
   /**
-   * The state the ingester last reported for a token this worker forwards; undefined when the
-   * worker does not forward it or has seen no status for it since it started forwarding.
+   * Keeps a token forwarded without a uWS topic subscription (a subscribe still joining, a
+   * conflating socket). Every hold is matched by one `release`.
    */
-  tokenState(token: number): TokenState | undefined {
-    return this.tokens.get(token)?.state;
+  hold(token: number): TokenStream {
+    return this.addInterest(token, 1)!;
+  }
+
+  release(token: number): void {
+    this.addInterest(token, -1);
   }
 
   /** uWS `subscription` handler: called with the new and old subscriber count of a topic. */
   onTopicCount(topic: string, newCount: number, oldCount: number): void {
     const parsed = parseWsTopic(topic);
     if (!parsed) return;
-    const delta = newCount - oldCount;
-    let entry = this.tokens.get(parsed.token);
-    if (!entry) {
-      if (delta <= 0) return;
-      entry = { count: 0, topics: wsTopics(parsed.token), latest: undefined, state: undefined, seq: 0, epoch: undefined };
-      this.tokens.set(parsed.token, entry);
+    const stream = this.addInterest(parsed.token, newCount - oldCount);
+    if (parsed.throttleMs > 0 && stream) this.throttles.onTopicCount(topic, stream, MODE_INDEX[parsed.mode], parsed.throttleMs, newCount);
+  }
+
+  private addInterest(token: number, delta: number): TokenStream | undefined {
+    let stream = this.streams.get(token);
+    if (!stream) {
+      if (delta <= 0) return undefined;
+      stream = new TokenStream(token, wsTopics(token), this.streamDeps);
+      this.streams.set(token, stream);
+      this.sub.subscribe(tokenTopic(token));
     }
-    const before = entry.count;
-    entry.count += delta;
-    if (before === 0 && entry.count > 0) this.sub.subscribe(tokenTopic(parsed.token));
-    else if (before > 0 && entry.count <= 0) {
-      this.tokens.delete(parsed.token);
-      if (!this.closed) this.sub.unsubscribe(tokenTopic(parsed.token));
+    stream.count += delta;
+    if (stream.count <= 0) {
+      this.streams.delete(token);
+      if (!this.closed) this.sub.unsubscribe(tokenTopic(token));
     }
+    return stream;
   }
 
   private onMessage(frames: Buffer[]): void {
     const topic = frames[0]!;
     const token = tokenOfTopic(topic);
     if (token !== undefined) {
-      const entry = this.tokens.get(token);
-      if (!entry) return; // raced with an unsubscribe
+      const stream = this.streams.get(token);
+      if (!stream) return; // raced with an unsubscribe
       if (frames.length === 5 && isTickMeta(frames[1]!)) {
         this.ticksIn++;
         const meta = frames[1]!;
-        entry.seq = readTickMetaSeq(meta);
-        if (entry.epoch === undefined || !tickMetaEpochEquals(meta, entry.epoch)) entry.epoch = tickMetaEpoch(meta);
-        // May be a resume snapshot (already flagged `snapshot`): still the newest value.
-        entry.latest = [frames[2]!, frames[3]!, frames[4]!];
-        this.app.publish(entry.topics[0], frames[2]!);
-        this.app.publish(entry.topics[1], frames[3]!);
-        this.app.publish(entry.topics[2], frames[4]!);
+        if (this.epochRaw === undefined || !tickMetaEpochEquals(meta, this.epochRaw)) {
+          if (this.changeEpoch(tickMetaEpoch(meta), frames, stream)) return;
+        }
+        stream.onTick(frames);
       } else if (frames.length === 2) {
-        // A token-scoped event (status): the same bytes for every mode.
-        entry.state = readState(frames[1]!) ?? entry.state;
-        for (const t of entry.topics) this.app.publish(t, frames[1]!);
+        stream.onStatus(frames, readStateOf(frames[1]!));
       }
       return;
     }
@@ -142,31 +176,59 @@ export class IngestLink {
       try {
         msg = JSON.parse(frames[1]!.toString('utf8')) as BroadcastMessage;
       } catch {
-        this.log.warn('unreadable broadcast from the ingester');
+        this.opts.log.warn('unreadable broadcast from the ingester');
         return;
       }
-      if (msg.type === 'hb') {
-        this.lastHeartbeatAt = Date.now();
-        if (typeof msg.epoch === 'string') this.epoch = msg.epoch;
-        return;
-      }
-      this.onBroadcast(msg);
+      if (msg.type === 'hb') return this.onHeartbeat(msg);
+      this.opts.onBroadcast?.(msg);
     }
+  }
+
+  private onHeartbeat(msg: BroadcastMessage): void {
+    this.lastHeartbeatAt = Date.now();
+    const relinked = !this.wasUp && this.everUp;
+    this.wasUp = true;
+    this.everUp = true;
+    const changed = typeof msg.epoch === 'string' && isEpochString(msg.epoch)
+      && this.changeEpoch(epochBytes(msg.epoch), undefined, undefined, relinked);
+    if (relinked && !changed) {
+      this.opts.log.info({ tokens: this.streams.size }, 'ingester link back: catching up every token');
+      for (const s of this.streams.values()) s.linkUp();
+    }
+  }
+
+  /**
+   * Adopts an epoch. The first one is simply learnt; a different one later means the ingester
+   * restarted without its numbering: every socket gets `epoch`, every stream starts over (its
+   * fresh snapshot follows). `frames` is the tick that revealed it, held by its own stream.
+   * Returns true when it was a change.
+   */
+  private changeEpoch(raw: Buffer, frames?: Buffer[], revealedBy?: TokenStream, relinked = false): boolean {
+    const first = this.epochRaw === undefined;
+    if (!first && raw.equals(this.epochRaw!)) return false;
+    this.epochRaw = Buffer.from(raw);
+    if (first) return false;
+    const epoch = epochString(raw);
+    this.opts.log.warn({ epoch, tokens: this.streams.size }, 'new ingester epoch: numbering restarted, sending fresh snapshots');
+    this.opts.onEpoch?.(epoch);
+    for (const s of this.streams.values()) {
+      if (relinked) s.publishState();
+      s.restartEpoch(s === revealedBy ? frames : undefined);
+    }
+    return true;
+  }
+
+  private checkLiveness(): void {
+    if (!this.wasUp || this.up) return;
+    this.wasUp = false;
+    this.opts.log.warn({ tokens: this.streams.size, silentMs: Date.now() - this.lastHeartbeatAt }, 'ingester link down: tokens reported stale');
+    for (const s of this.streams.values()) s.linkDown();
   }
 
   close(): void {
     this.closed = true;
+    clearInterval(this.liveness);
+    this.throttles.close();
     this.sub.close();
-  }
-}
-
-/** The state of a token status event, or undefined for any other event. */
-function readState(json: Buffer): TokenState | undefined {
-  try {
-    const m = JSON.parse(json.toString('utf8')) as { type?: unknown; state?: unknown };
-    return m.type === 'status' && typeof m.state === 'string' && TOKEN_STATES.includes(m.state) ? (m.state as TokenState) : undefined;
-  } catch {
-    // Not ours to judge: the event is forwarded as it is either way.
-    return undefined;
   }
 }

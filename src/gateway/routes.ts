@@ -4,11 +4,12 @@
  * infrastructure failures to 503 rather than letting a request hang or crash the worker.
  */
 import { z } from 'zod';
-import { hashPassword, MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, verifyPassword } from '../auth/passwords.ts';
+import { hashPassword, verifyPassword } from '../auth/passwords.ts';
 import { authenticateAccess } from '../auth/authenticate.ts';
 import { createSession } from '../auth/sessions.ts';
 import { refundLoginAttempt, reserveLoginAttempt } from '../auth/throttle.ts';
-import { createUser, findUser, USERNAME_RE } from '../auth/users.ts';
+import { createUser, findUser } from '../auth/users.ts';
+import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, USERNAME_RE } from '../protocol/credentials.ts';
 import { isRedisUnavailable } from '../store/redis.ts';
 import type { GatewayContext } from './context.ts';
 import { readInstruments } from './token-store.ts';

@@ -33,6 +33,8 @@ export interface SocketData {
   welcome?: ServerMessage;
   /** The send buffer last reported to the actor (0 while nothing is buffered). */
   reportedBytes: number;
+  /** Tokens kept forwarded for this socket while it is off its topics (conflating). */
+  held?: Set<number>;
   log?: Logger;
 }
 

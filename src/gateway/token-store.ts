@@ -1,36 +1,25 @@
 /**
  * The gateway's reads of token data the ingester keeps in Redis: newest ticks, pause state and
- * the stale set. Each read is one round trip.
+ * the stale set.
  */
 import type { Redis } from 'ioredis';
 import type { TokenState } from '../protocol/server-messages.ts';
 import type { Tick } from '../protocol/tick.ts';
+import { readNewest } from '../store/history.ts';
 import { Keys } from '../store/keys.ts';
 
-export interface StoredTokens {
-  /** Newest tick JSON per requested token (same order), null when none is known. */
-  ticks: (string | null)[];
-  /** Paused per requested token (same order): the token is in the set or every feed is paused. */
-  paused: boolean[];
-}
-
 /**
- * What a subscribing socket needs for tokens this worker does not forward yet: each token's
- * newest published tick (the snapshot) and whether it is paused.
+ * What a stream needs when this worker starts forwarding a token (or starts over): its newest
+ * published tick (history tail or the newest-tick hash, whichever is newer) and whether it is
+ * paused. Two round trips at most, once per token per worker — never per tick.
  */
-export async function readTokenSnapshots(redis: Redis, tokens: readonly number[]): Promise<StoredTokens> {
-  const names = tokens.map(String);
-  const results = await redis
-    .pipeline()
-    .hmget(Keys.lastTicks, ...names)
-    .smismember(Keys.pausedTokens, ...names)
-    .get(Keys.pausedAll)
-    .exec();
+export async function readTokenNewest(redis: Redis, token: number): Promise<{ tick: Tick | undefined; paused: boolean }> {
+  const [newest, results] = await Promise.all([
+    readNewest(redis, [token]),
+    redis.pipeline().sismember(Keys.pausedTokens, String(token)).get(Keys.pausedAll).exec(),
+  ]);
   checked(results);
-  const ticks = results[0]![1] as (string | null)[];
-  const members = results[1]![1] as number[];
-  const all = results[2]![1] === '1';
-  return { ticks, paused: members.map((m) => all || m === 1) };
+  return { tick: newest.get(token), paused: results[0]![1] === 1 || results[1]![1] === '1' };
 }
 
 export interface Instrument { token: number; ltp: number; ts: number; state: TokenState }

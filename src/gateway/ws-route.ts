@@ -19,7 +19,7 @@ import type { Limits } from '../protocol/server-messages.ts';
 import type { IngestLink } from './ingest-link.ts';
 import type { SessionSockets } from './session-sockets.ts';
 import { sendMessage, type Socket, type SocketData, type SocketRegistry } from './socket-model.ts';
-import { subscribe, unsubscribe } from './subscription-join.ts';
+import { catchUp, conflate, releaseAllHolds, subscribe, unsubscribe } from './subscription-join.ts';
 import { uws, type TemplatedApp } from './uws.ts';
 import { upgradeHandler } from './ws-upgrade.ts';
 
@@ -30,12 +30,16 @@ export const MAX_FRAME_BYTES = 64 * 1024;
  * higher and the 64 KiB rule is applied in `message`, where a proper 1009 can be sent.
  */
 const UWS_MAX_PAYLOAD_BYTES = 1024 * 1024;
-/** A socket with more than this waiting in its send buffer is behind (see `flow` in the actor). */
+/**
+ * A socket with more than this waiting in its send buffer is switched to latest-value delivery
+ * (conflating, see `flow` in the actor); below half of it, it has caught up. Also about the most
+ * a stalled socket holds: once conflating it gets nothing more until it catches up.
+ */
 export const SLOW_THRESHOLD_BYTES = 256 * 1024;
 /**
  * The hard ceiling per socket. Past it uWS would skip messages for that socket; with
  * closeOnBackpressureLimit it drops the connection instead, so a client never silently misses a
- * tick. Normally the 4009 after SLOW_CLOSE_MS comes first.
+ * tick. Conflation normally keeps a socket far below it, and the 4009 after SLOW_CLOSE_MS comes first.
  */
 const MAX_BACKPRESSURE_BYTES = 4 * 1024 * 1024;
 
@@ -155,6 +159,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       d.closed = true;
       registry.remove(ws);
       leases.release(d.userId, d.connId);
+      releaseAllHolds(ws, link);
       const actor = d.actor;
       if (actor && actor.getSnapshot().status === 'active') actor.send({ type: 'socket.closed' });
       actor?.stop();
@@ -197,7 +202,12 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       case 'effect.subscribe':
         return subscribe(ws, e, { link, redis });
       case 'effect.unsubscribe':
-        return unsubscribe(ws, e);
+        return unsubscribe(ws, e, link);
+      case 'effect.conflate':
+        d.log?.info({ buffered: ws.getBufferedAmount(), tokens: e.tokens.length }, 'socket behind: conflating');
+        return conflate(ws, link, e.tokens);
+      case 'effect.catchUp':
+        return catchUp(ws, link, e.subscriptions);
       case 'effect.sessionChanged':
         // A token of another session of the same user (a fresh login): from now on that session's
         // revocation, not the old one's, closes the socket.

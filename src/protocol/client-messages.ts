@@ -5,6 +5,7 @@
  */
 import type { ErrorCode } from './error-codes.ts';
 import { isToken, MODES, type Mode } from './tick.ts';
+import { MAX_THROTTLE_MS } from './throttle.ts';
 
 export type RequestId = string | number | boolean | null | undefined;
 
@@ -24,7 +25,6 @@ export type Decoded =
   | { ok: true; msg: ClientMessage }
   | { ok: false; code: ErrorCode; message: string; id: RequestId };
 
-const MAX_THROTTLE_MS = 60_000;
 
 function isScalar(v: unknown): v is RequestId {
   return v === null || v === undefined || ['string', 'number', 'boolean'].includes(typeof v);
@@ -83,9 +83,6 @@ export function decodeClientMessage(data: string): Decoded {
           return fail('bad_request', `throttle_ms must be an integer in 0..${MAX_THROTTLE_MS}`, id);
         }
         throttleMs = t;
-        // Refused rather than ignored: a client that asked for at most one tick per N ms must not
-        // silently get every tick. Per-token throttling comes with conflation (a later release).
-        if (throttleMs > 0) return fail('bad_request', 'throttle_ms is not supported by this server yet', id);
       }
       let since: Map<number, number> | undefined;
       if (o.since !== undefined) {

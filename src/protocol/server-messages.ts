@@ -22,7 +22,7 @@ export type ServerMessage =
     }
   | {
       type: 'subscribed'; id?: RequestId; tokens: number[]; mode: Mode; epoch: string; rejected: Rejected[];
-      recovered?: number[]; gaps?: number[];
+      throttle_ms?: number; recovered?: number[]; gaps?: number[];
     }
   | { type: 'unsubscribed'; id?: RequestId; tokens: number[]; rejected?: Rejected[] }
   | { type: 'subscriptions'; id?: RequestId; tokens: Record<string, Mode> }
@@ -32,6 +32,8 @@ export type ServerMessage =
   | { type: 'status'; tokens?: number[]; state: TokenState | 'conflating' }
   | { type: 'notice'; message: string; tokens?: number[] }
   | { type: 'shutdown'; reconnect_after_ms: number }
+  | { type: 'gap'; token: number; from: number; to: number }
+  | { type: 'epoch'; epoch: string }
   | { type: 'error'; id?: RequestId; code: ErrorCode; message: string };
 
 export function encode(msg: ServerMessage): string {

@@ -17,7 +17,8 @@
  * is ever sent: the XPUB reports its subscribe when the worker connects and its unsubscribe when
  * the worker goes away, which is how the ingester counts connected workers.
  *
- * uWebSockets.js topics: one per token and mode, `<token>/<l|q|f>`.
+ * uWebSockets.js topics: one per token and mode, `<token>/<l|q|f>`; throttled subscriptions use
+ * `<token>/<l|q|f>/<interval ms>`, which the worker's throttle timers publish to (§6 throttle_ms).
  */
 import { MODES, type Mode } from './tick.ts';
 
@@ -46,19 +47,20 @@ export function tokenOfTopic(frame: Buffer): number | undefined {
 const MODE_LETTER: Record<Mode, string> = { ltp: 'l', quote: 'q', full: 'f' };
 const LETTER_MODE: Record<string, Mode> = { l: 'ltp', q: 'quote', f: 'full' };
 
-export function wsTopic(token: number, mode: Mode): string {
-  return `${token}/${MODE_LETTER[mode]}`;
+export function wsTopic(token: number, mode: Mode, throttleMs = 0): string {
+  return throttleMs > 0 ? `${token}/${MODE_LETTER[mode]}/${throttleMs}` : `${token}/${MODE_LETTER[mode]}`;
 }
 
-/** The three uWS topics of a token, in MODES order; cached by callers on the hot path. */
+/** The three unthrottled uWS topics of a token, in MODES order; cached by callers on the hot path. */
 export function wsTopics(token: number): [string, string, string] {
   return MODES.map((m) => wsTopic(token, m)) as [string, string, string];
 }
 
-export function parseWsTopic(topic: string): { token: number; mode: Mode } | undefined {
-  const slash = topic.indexOf('/');
-  if (slash < 1) return undefined;
-  const mode = LETTER_MODE[topic.slice(slash + 1)];
-  const token = Number(topic.slice(0, slash));
-  return mode && Number.isInteger(token) ? { token, mode } : undefined;
+export function parseWsTopic(topic: string): { token: number; mode: Mode; throttleMs: number } | undefined {
+  const [t, letter, interval, ...rest] = topic.split('/');
+  if (t === undefined || letter === undefined || rest.length > 0) return undefined;
+  const mode = LETTER_MODE[letter];
+  const token = Number(t);
+  const throttleMs = interval === undefined ? 0 : Number(interval);
+  return mode && Number.isInteger(token) && token > 0 && Number.isInteger(throttleMs) && throttleMs >= 0 ? { token, mode, throttleMs } : undefined;
 }

@@ -29,7 +29,7 @@ test('a client that reads nothing is closed 4009 after SLOW_CLOSE_MS; a reading 
   const isOpen = () => [...gw.registry.all()].some((ws) => ws.getUserData().connId === slowConnId);
   await until('the slow socket to be closed by the server', async () => {
     if (!isOpen()) return true;
-    const behind = [...gw.registry.all()].some((ws) => ws.getUserData().connId === slowConnId && ws.getUserData().actor?.getSnapshot().matches({ open: { flow: 'behind' } }));
+    const behind = [...gw.registry.all()].some((ws) => ws.getUserData().connId === slowConnId && ws.getUserData().actor?.getSnapshot().matches({ open: { flow: 'conflating' } }));
     if (behind && !behindAt) behindAt = Date.now();
     // Keep the feed going until the socket is behind; then let the slow-close clock run.
     if (!behindAt) for (let i = 0; i < 200; i++) await feed.send(JSON.stringify({ token: T, ltp: ++sent, depth }));

@@ -113,12 +113,21 @@ test('a worker forwards a token only while some socket wants it', async () => {
   assert.ok(!sys.gateways[0]!.ctx.link.subscribedTokens.includes(a));
 });
 
-test('a resume with since gets every named token as a gap and a snapshot instead (no history is kept yet)', async () => {
+test('a resume with since replays the missed ticks from history, then live, with no hole; another epoch is a gap', async () => {
   const a = tokens()[9]!;
   const u = await sys.user();
   const c = await sys.connect(u.access);
+  await until('a few ticks of the token to exist', async () => Number((await sys.redis.xlen(`tg:hist:${a}`)) ?? 0) >= 5, 10_000);
   const ack = await c.request({ op: 'subscribe', tokens: [a], mode: 'ltp', since: { [a]: 1 }, epoch: sys.ingester.epoch });
-  assert.deepEqual([ack.recovered, ack.gaps], [[], [a]]);
-  const first = await c.next((m) => m.type === 'tick', 10_000);
+  assert.deepEqual([ack.recovered, ack.gaps], [[a], []]);
+  await until('replay and some live ticks', () => c.ticks(a).length >= 20, 10_000);
+  const seqs = c.ticks(a).map((t) => t.seq);
+  assert.deepEqual(seqs, seqs.map((_, i) => 2 + i), 'every seq after 1, in order, no duplicate');
+  assert.equal(c.ticks(a).some((t) => t.snapshot), false);
+
+  const other = await sys.connect(u.access);
+  const stale = await other.request({ op: 'subscribe', tokens: [a], mode: 'ltp', since: { [a]: 1 }, epoch: '00000000-0000-4000-8000-000000000000' });
+  assert.deepEqual([stale.recovered, stale.gaps], [[], [a]]);
+  const first = await other.next((m) => m.type === 'tick', 10_000);
   assert.equal(first.snapshot, true);
 });

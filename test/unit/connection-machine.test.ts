@@ -73,9 +73,22 @@ test('subscribe records tokens and emits one effect with the mode; resubscribe c
   assert.equal(subs.length, 2);
   const [first, second] = subs;
   assert.ok(first?.type === 'effect.subscribe' && second?.type === 'effect.subscribe');
-  assert.deepEqual([first.tokens, first.mode, first.id], [[1, 2], 'quote', 7]);
-  assert.deepEqual(second.modeChanged, [{ token: 2, from: 'quote' }]);
-  assert.deepEqual([...actor.getSnapshot().context.subscriptions], [[1, 'quote'], [2, 'full']]);
+  assert.deepEqual([first.tokens, first.sub, first.id], [[1, 2], { mode: 'quote', throttleMs: 0 }, 7]);
+  assert.deepEqual(second.changed, [{ token: 2, from: { mode: 'quote', throttleMs: 0 } }]);
+  assert.deepEqual([...actor.getSnapshot().context.subscriptions], [[1, { mode: 'quote', throttleMs: 0 }], [2, { mode: 'full', throttleMs: 0 }]]);
+});
+
+test('throttle_ms is rounded up per token; the same subscription again is unchanged, another interval is a change', () => {
+  const { actor, effects } = start();
+  actor.send({ type: 'client.message', msg: msg({ op: 'subscribe', tokens: [1], mode: 'ltp', throttle_ms: 120 }) });
+  actor.send({ type: 'client.message', msg: msg({ op: 'subscribe', tokens: [1], mode: 'ltp', throttle_ms: 250 }) });
+  actor.send({ type: 'client.message', msg: msg({ op: 'subscribe', tokens: [1], mode: 'ltp' }) });
+  const subs = effects.flatMap((e) => (e.type === 'effect.subscribe' ? [e] : []));
+  assert.deepEqual(subs.map((e) => [e.sub.throttleMs, e.unchanged, e.changed.map((c) => c.from.throttleMs)]), [
+    [250, [], []],
+    [250, [1], []],
+    [0, [], [250]],
+  ]);
 });
 
 test('a subscribe that would pass the token limit is refused whole with limit_exceeded', () => {
@@ -95,7 +108,7 @@ test('unsubscribe removes only subscribed tokens and reports their modes', () =>
   actor.send({ type: 'client.message', msg: msg({ op: 'unsubscribe', tokens: [2, 9], id: 3 }) });
   const u = effects.find((e) => e.type === 'effect.unsubscribe');
   assert.ok(u && u.type === 'effect.unsubscribe');
-  assert.deepEqual(u.removed, [{ token: 2, mode: 'ltp' }]);
+  assert.deepEqual(u.removed, [{ token: 2, sub: { mode: 'ltp', throttleMs: 0 } }]);
   assert.deepEqual(u.tokens, [2, 9]);
   assert.deepEqual([...actor.getSnapshot().context.subscriptions.keys()], [1]);
 });
@@ -181,15 +194,40 @@ test('a socket behind for SLOW_CLOSE_MS is closed 4009; catching up in time rese
   assert.equal(actor.getSnapshot().status, 'done');
 });
 
-test('the behind/caught-up hysteresis: a buffer between half the threshold and the threshold changes nothing', () => {
+test('the conflation hysteresis: a buffer between half the threshold and the threshold changes nothing', () => {
   const { actor, effects, clock } = start({ heartbeatMs: 1_000_000, slowCloseMs: 1_000 });
   actor.send({ type: 'socket.buffered', bytes: 900 });
   assert.ok(actor.getSnapshot().matches({ open: { flow: 'keepingUp' } }));
   actor.send({ type: 'socket.buffered', bytes: 1_001 });
-  actor.send({ type: 'socket.buffered', bytes: 600 }); // still above half: still behind
-  assert.ok(actor.getSnapshot().matches({ open: { flow: 'behind' } }));
+  actor.send({ type: 'socket.buffered', bytes: 600 }); // still above half: still conflating
+  assert.ok(actor.getSnapshot().matches({ open: { flow: 'conflating' } }));
   clock.increment(1_000);
   assert.deepEqual(closes(effects), [4009]);
+});
+
+test('conflating: the client is told, the socket leaves its topics; caught up: newest values, then live', () => {
+  const { actor, effects } = start({ heartbeatMs: 1_000_000 });
+  actor.send({ type: 'client.message', msg: msg({ op: 'subscribe', tokens: [1, 2], mode: 'ltp' }) });
+  effects.length = 0;
+  actor.send({ type: 'socket.buffered', bytes: 1_001 });
+  assert.deepEqual(effects, [
+    { type: 'effect.send', message: { type: 'status', state: 'conflating' } },
+    { type: 'effect.conflate', tokens: [1, 2] },
+  ]);
+  // A subscribe while conflating is recorded and deferred to the catch-up.
+  actor.send({ type: 'client.message', msg: msg({ op: 'subscribe', tokens: [3], mode: 'full' }) });
+  const sub = effects.at(-1);
+  assert.ok(sub?.type === 'effect.subscribe' && sub.deferred);
+  effects.length = 0;
+  actor.send({ type: 'socket.buffered', bytes: 10 });
+  assert.equal(effects.length, 2);
+  const [catchUp, live] = effects;
+  assert.ok(catchUp?.type === 'effect.catchUp');
+  assert.deepEqual([...catchUp.subscriptions.keys()], [1, 2, 3]);
+  assert.deepEqual(live, { type: 'effect.send', message: { type: 'status', state: 'live' } });
+  actor.send({ type: 'client.message', msg: msg({ op: 'subscribe', tokens: [4] }) });
+  const after = effects.at(-1);
+  assert.ok(after?.type === 'effect.subscribe' && !after.deferred);
 });
 
 test('a message over the frame limit closes 1009', () => {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { decodeClientMessage } from '../../src/protocol/client-messages.ts';
+import { effectiveThrottleMs } from '../../src/protocol/throttle.ts';
 import { CloseCodes } from '../../src/protocol/close-codes.ts';
 import { ErrorCodes } from '../../src/protocol/error-codes.ts';
 import { encodeTick, type Tick } from '../../src/protocol/tick.ts';
@@ -35,7 +36,9 @@ test('ZeroMQ token topics are fixed width, so no token prefixes another', () => 
 });
 
 test('uWS topics round-trip', () => {
-  assert.deepEqual(parseWsTopic(wsTopic(42, 'full')), { token: 42, mode: 'full' });
+  assert.deepEqual(parseWsTopic(wsTopic(42, 'full')), { token: 42, mode: 'full', throttleMs: 0 });
+  assert.deepEqual(parseWsTopic(wsTopic(42, 'ltp', 250)), { token: 42, mode: 'ltp', throttleMs: 250 });
+  assert.equal(parseWsTopic('42/l/x'), undefined);
   assert.equal(parseWsTopic('nonsense'), undefined);
 });
 
@@ -47,8 +50,11 @@ test('decodeClientMessage never throws and returns codes', () => {
     assert.equal(d.ok, false, i);
     assert.ok(!d.ok && d.code in ErrorCodes, i);
   }
-  const throttled = decodeClientMessage('{"op":"subscribe","tokens":[1],"throttle_ms":100,"id":3}');
-  assert.deepEqual(throttled.ok ? undefined : [throttled.code, throttled.id], ['bad_request', 3], 'throttling is refused until it is implemented');
+  const throttled = decodeClientMessage('{"op":"subscribe","tokens":[1],"throttle_ms":120,"id":3}');
+  assert.ok(throttled.ok && throttled.msg.op === 'subscribe');
+  assert.equal(throttled.msg.throttleMs, 120);
+  const tooSlow = decodeClientMessage('{"op":"subscribe","tokens":[1],"throttle_ms":60001,"id":4}');
+  assert.deepEqual(tooSlow.ok ? undefined : [tooSlow.code, tooSlow.id], ['bad_request', 4]);
   const ok = decodeClientMessage('{"op":"subscribe","tokens":[1,1,2],"mode":"full","throttle_ms":0,"since":{"1":5},"epoch":"e","id":null}');
   assert.ok(ok.ok && ok.msg.op === 'subscribe');
   assert.deepEqual(ok.msg.tokens, [1, 2]);
@@ -66,4 +72,11 @@ test('every error code and close code is documented in the README', () => {
   const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   for (const code of Object.keys(ErrorCodes)) assert.ok(readme.includes(`\`${code}\``), `README lacks error code ${code}`);
   for (const { code } of Object.values(CloseCodes)) assert.ok(readme.includes(`\`${code}\``), `README lacks close code ${code}`);
+});
+
+test('throttle_ms rounds up to the next served interval; 0 stays unthrottled', () => {
+  assert.deepEqual(
+    [0, 1, 50, 51, 200, 250, 999, 1_000, 1_001, 45_000, 60_000].map(effectiveThrottleMs),
+    [0, 50, 50, 100, 250, 250, 1_000, 1_000, 2_000, 60_000, 60_000],
+  );
 });
