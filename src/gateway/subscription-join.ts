@@ -68,10 +68,11 @@ export function subscribe(ws: Socket, e: SubscribeEffect, deps: JoinDeps): void 
 /** Ack now; each token joins as soon as its stream knows where it stands (at once when hot). */
 function join(ws: Socket, e: SubscribeEffect, link: IngestLink, resume?: { recovered: number[]; gaps: number[] }): void {
   const changedFrom = new Map(e.changed.map((c) => [c.token, c.from]));
+  const unchanged = new Set(e.unchanged);
   ws.cork(() => {
     sendMessage(ws, ack(e, link, resume));
     for (const token of e.tokens) {
-      if (e.unchanged.includes(token)) continue; // already live exactly so: nothing to resend
+      if (unchanged.has(token)) continue; // already live exactly so: nothing to resend
       const from = changedFrom.get(token);
       link.hold(token).whenKnown(() => {
         if (stillWanted(ws, token, e.sub)) ws.cork(() => enter(ws, link, token, e.sub, from));
@@ -99,7 +100,8 @@ function enter(ws: Socket, link: IngestLink, token: number, sub: Subscription, f
  * stands in for them (`gaps`); then the replay, then live, with no duplicate and no hole.
  */
 async function resume(ws: Socket, e: SubscribeEffect, since: ReadonlyMap<number, number>, { link, redis }: JoinDeps): Promise<void> {
-  const tokens = e.tokens.filter((t) => !e.unchanged.includes(t));
+  const unchanged = new Set(e.unchanged);
+  const tokens = e.tokens.filter((t) => !unchanged.has(t));
   const streams = tokens.map((t) => link.hold(t));
   try {
     await Promise.all(streams.map((s) => new Promise<void>((r) => s.whenKnown(r))));
