@@ -14,7 +14,11 @@ import { startTestRedis } from '../helpers/redis.ts';
 import { until, withTimeout } from '../helpers/wait.ts';
 
 const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent', 'test');
-let server: EmbeddedRedis = await startTestRedis({ after });
+// The outage test restarts the server; whichever runs at the end is stopped here (startTestRedis
+// stops only the first one, then removes its directory).
+let server: EmbeddedRedis | undefined;
+after(() => server?.stop());
+server = await startTestRedis({ after });
 const redis = connectRedis(server.url, log, 'history-test');
 after(() => redis.disconnect());
 await waitReady(redis);
@@ -71,12 +75,12 @@ test('a replayed tick (seq not above the stream top) is skipped without failing 
 test('while Redis is down the writer keeps a bounded backlog, drops the oldest, and writes the rest when Redis is back', async () => {
   const w = new HistoryWriter(redis, 10_000, log, { maxBacklog: 500 });
   after(() => w.close());
-  await server.stop();
+  await server!.stop();
   await until('the client to see Redis down', () => redis.status !== 'ready', 5_000);
   for (let s = 1; s <= 3_000; s++) w.add(tick(41, s));
   assert.equal(w.stats.dropped + w.pending, 3_000);
   assert.ok(w.pending <= 500 + 1_000, `bounded backlog (${w.pending})`);
-  server = await startEmbeddedRedis(server.dir, { port: server.port });
+  server = await startEmbeddedRedis(server!.dir, { port: server!.port });
   await until('the backlog to be written', () => w.pending === 0 && w.stats.written > 0, 10_000);
   const { ticks } = await readHistory(redis, 41, 0);
   assert.equal(ticks.length, 3_000 - w.stats.dropped);
