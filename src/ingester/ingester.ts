@@ -260,17 +260,17 @@ export class Ingester {
     tick.seq = ++book.seq;
     book.last = tick;
     this.dirty.add(tick.token);
-    this.sendTick(book.topic, tick, snapshot);
-    this.history?.add(tick);
+    const full = this.sendTick(book.topic, tick, snapshot);
+    // The full encoding holds every field of the tick: history stores it as it is.
+    this.history?.add(tick, full);
     this.stats.ticksOut++;
   }
 
-  /** `[topic, meta, ltp, quote, full]` (topics.ts). */
-  private sendTick(topic: Buffer, tick: Tick, snapshot: boolean): void {
-    this.send([
-      topic, encodeTickMeta(this.epochRaw, tick.seq),
-      encodeTick(tick, 'ltp', snapshot), encodeTick(tick, 'quote', snapshot), encodeTick(tick, 'full', snapshot),
-    ]);
+  /** `[topic, meta, ltp, quote, full]` (topics.ts). Returns the full encoding. */
+  private sendTick(topic: Buffer, tick: Tick, snapshot: boolean): string {
+    const full = encodeTick(tick, 'full', snapshot);
+    this.send([topic, encodeTickMeta(this.epochRaw, tick.seq), encodeTick(tick, 'ltp', snapshot), encodeTick(tick, 'quote', snapshot), full]);
+    return full;
   }
 
   /** A token-scoped status event for every subscriber of `token`, in any mode. */

@@ -83,10 +83,13 @@ export interface HistoryWriterOptions {
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 1_000;
 
+/** A tick waiting to be written: its stream, its entry ID and its JSON. */
+interface QueuedTick { token: number; seq: number; json: string }
+
 export class HistoryWriter {
   readonly stats: HistoryWriterStats = { written: 0, skipped: 0, failed: 0, dropped: 0, batches: 0 };
   /** Ticks waiting to be written: `queue[head..]`, oldest first. */
-  private queue: Tick[] = [];
+  private queue: QueuedTick[] = [];
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<boolean> | undefined;
@@ -115,9 +118,12 @@ export class HistoryWriter {
     return this.queue.length - this.head;
   }
 
-  /** Hot path: queue a published tick (it must not be mutated afterwards). */
-  add(tick: Tick): void {
-    this.queue.push(tick);
+  /**
+   * Hot path: queue a published tick. `json` is its JSON, normally the `full` encoding the ingester
+   * already built for the wire (it holds every Tick field), so no second serialisation happens here.
+   */
+  add(tick: Tick, json: string = JSON.stringify(tick)): void {
+    this.queue.push({ token: tick.token, seq: tick.seq, json });
     // Amortised: trim in chunks, not on every tick once the bound is reached.
     if (this.queue.length - this.head > this.maxBacklog + 1_000) this.dropOldest();
     if (this.timer === undefined && this.sending === undefined && !this.closed) {
@@ -159,7 +165,7 @@ export class HistoryWriter {
     const args: (string | number)[] = [batch.length];
     for (const t of batch) args.push(this.key(t.token));
     args.push(this.size);
-    for (const t of batch) args.push(t.seq, JSON.stringify(t));
+    for (const t of batch) args.push(t.seq, t.json);
     const p = this.append(...args).then(([written, skipped, failed]) => {
       this.stats.written += written;
       this.stats.skipped += skipped;
