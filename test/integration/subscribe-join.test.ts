@@ -129,13 +129,14 @@ for (const [T, rate] of [[310_001, 100], [310_005, 1_000]] as const) {
     const feedT = ticker(T, rate);
     after(() => feedT.stop());
     await untilPersisted(T);
+    const statsBefore = { ...gw.ctx.link.stats };
     const r = await joins(T, async () => {
       // Cold again: the last socket's interest is gone from the worker and from the ingester.
       await until('the worker to stop forwarding the token', () => gw.ctx.link.stream(T) === undefined);
       await untilDemand(sys, T, false);
     });
     await feedT.stop();
-    console.log(`cold path, ${rate}/s: ${r.exact} exact joins, ${r.gaps} with a gap; snapshot age ms ${JSON.stringify(quantiles(r.ages))}`);
+    console.log(`cold path, ${rate}/s: ${r.exact} exact joins, ${r.gaps} with a gap; snapshot age ms ${JSON.stringify(quantiles(r.ages))}; worker filled ${gw.ctx.link.stats.ticksRecovered - statsBefore.ticksRecovered} ticks from history, sent ${gw.ctx.link.stats.gapMessages - statsBefore.gapMessages} gap messages`);
     assert.equal(r.exact + r.gaps, JOINS);
   });
 }
