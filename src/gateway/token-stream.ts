@@ -222,7 +222,10 @@ export class TokenStream {
         if (!current()) return;
         if (reason === 'cold' && newest?.paused && this.state === undefined) this.state = 'paused';
         if (reason !== 'cold') this.publishSnapshot();
-        this.markKnown();
+        // A cold stream becomes known only after its held ticks (below, synchronous): a joiner let in
+        // now would get Redis's newest value as its snapshot and then the held ticks, which may
+        // start several seqs later (Redis lags the topic) — a silent hole at the join.
+        if (reason !== 'cold') this.markKnown();
       }
       // Forward what was held, in order, filling any hole from history first. Nobody is on the
       // topics of a cold stream yet, so its first held tick needs no fill: it is the start.

@@ -80,7 +80,7 @@ test('subscribe records tokens and emits one effect with the mode; resubscribe c
 
 test('throttle_ms is rounded up per token; the same subscription again is unchanged, another interval is a change', () => {
   const { actor, effects } = start();
-  actor.send({ type: 'client.message', msg: msg({ op: 'subscribe', tokens: [1], mode: 'ltp', throttle_ms: 120 }) });
+  actor.send({ type: 'client.message', msg: msg({ op: 'subscribe', tokens: [1], mode: 'ltp', throttle_ms: 220 }) });
   actor.send({ type: 'client.message', msg: msg({ op: 'subscribe', tokens: [1], mode: 'ltp', throttle_ms: 250 }) });
   actor.send({ type: 'client.message', msg: msg({ op: 'subscribe', tokens: [1], mode: 'ltp' }) });
   const subs = effects.flatMap((e) => (e.type === 'effect.subscribe' ? [e] : []));

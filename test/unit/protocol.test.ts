@@ -76,7 +76,7 @@ test('every error code and close code is documented in the README', () => {
 
 test('throttle_ms rounds up to the next served interval; 0 stays unthrottled', () => {
   assert.deepEqual(
-    [0, 1, 50, 51, 200, 250, 999, 1_000, 1_001, 45_000, 60_000].map(effectiveThrottleMs),
-    [0, 50, 50, 100, 250, 250, 1_000, 1_000, 2_000, 60_000, 60_000],
+    [0, 1, 50, 51, 120, 200, 201, 250, 999, 1_000, 1_001, 45_000, 60_000].map(effectiveThrottleMs),
+    [0, 50, 50, 100, 200, 200, 250, 250, 1_000, 1_000, 2_000, 60_000, 60_000],
   );
 });
