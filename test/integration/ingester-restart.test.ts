@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import { pumpFeed, startProcessSystem } from '../helpers/ingester-process.ts';
 import { continuity, seqReuse } from '../helpers/recording.ts';
 import { until } from '../helpers/wait.ts';
+import type { TestClient } from '../helpers/ws-client.ts';
 
 const sys = await startProcessSystem({ after });
 
-const nonSnapshotTicks = (c: { ticks(t?: number): { snapshot?: boolean }[] }, token: number) => c.ticks(token).filter((m) => !m.snapshot);
+const nonSnapshotTicks = (c: TestClient, token: number) => c.ticks(token).filter((m) => !m.snapshot);
 
 test('after kill -9 of the ingester while ticking: a new epoch, `epoch` then snapshots, and no (epoch, token, seq) with two values', { timeout: 30_000 }, async (ctx) => {
   const tokens = [1101, 1102, 1103];
