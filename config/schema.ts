@@ -156,7 +156,7 @@ export const schema = {
   historySize: { env: 'HISTORY_SIZE', default: '1000', doc: 'ticks kept per token for recovery', parse: int(0, 1_000_000) },
   ingestHwm: {
     env: 'INGEST_HWM', default: '100000',
-    doc: 'ZeroMQ receive high-water mark of a gateway worker\'s ingest link; ticks dropped beyond it are recovered from history or reported as `gap`',
+    doc: "ZeroMQ high-water mark of the ingest link, at both ends (the ingester's XPUB send queue per gateway, a gateway worker's SUB receive queue); ticks dropped beyond it are recovered from history or reported as `gap`",
     parse: int(1, 10_000_000),
   },
   dataDir: {

@@ -28,8 +28,14 @@ type UnsubscribeEffect = Extract<ConnectionEmitted, { type: 'effect.unsubscribe'
 
 export interface JoinDeps { link: IngestLink; redis: Redis }
 
-/** Re-reads of history while the stream keeps moving ahead of what was read. */
+/**
+ * Re-reads of history while the stream keeps moving ahead of what was read. The ingester writes
+ * history in batches a few milliseconds behind what it publishes, so a re-read only helps after
+ * a pause: back-to-back reads return the same short answer and end in a needless `gap`.
+ */
 const REPLAY_ATTEMPTS = 8;
+const REPLAY_RETRY_MS = 15;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const topicOf = (token: number, sub: Subscription) => wsTopic(token, sub.mode, sub.throttleMs);
 const idField = (id: RequestId) => (id === undefined ? {} : { id });
@@ -110,6 +116,7 @@ async function resume(ws: Socket, e: SubscribeEffect, since: ReadonlyMap<number,
     for (let attempt = 1; attempt <= REPLAY_ATTEMPTS; attempt++) {
       const pending = streams.filter((s) => since.has(s.token) && !settled(replays.get(s.token), s.seq));
       if (pending.length === 0) break;
+      if (attempt > 1) await sleep(REPLAY_RETRY_MS);
       await Promise.all(pending.map(async (s) => {
         const after = since.get(s.token)!;
         if (after === s.seq) return void replays.set(s.token, []);

@@ -149,7 +149,9 @@ export class Ingester {
       if (book) book.stale = true;
       else ing.dirtyStale.add(Number(member)); // unknown token: dropped from the set
     }
-    ing.xpub.sendHighWaterMark = 100_000;
+    // The link's queue is the sum of both ends' HWMs: INGEST_HWM bounds it at both, so a small
+    // value really makes a slow gateway lose ticks (which it then recovers or reports).
+    ing.xpub.sendHighWaterMark = config.ingestHwm;
     ing.xpub.sendTimeout = 0; // see send()
     // Every subscribe reaches us (so each joining gateway gets a prompt heartbeat); unsubscribes
     // arrive only when a topic's last subscriber leaves, which keeps `demand` exact.
