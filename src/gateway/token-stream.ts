@@ -29,7 +29,7 @@ import type { TemplatedApp } from './uws.ts';
 /** A tick's three encodings (MODES order): bytes from the ingester, or re-encoded from history. */
 export type Encodings = [Buffer | string, Buffer | string, Buffer | string];
 
-export type SyncReason = 'cold' | 'gap' | 'epoch' | 'relink';
+export type SyncReason = 'cold' | 'gap' | 'epoch' | 'relink' | 'tail';
 
 /** Counters of the link's delivery work (exported as metrics by the operations issue). */
 export interface LinkStats {
@@ -138,6 +138,30 @@ export class TokenStream {
     void this.sync('relink');
   }
 
+  /**
+   * Once per quiet period (the seq has not moved for `sweeps` calls in a row), true: the caller
+   * checks Redis for ticks this worker never received. A gap is otherwise only seen when the next
+   * tick arrives, so ticks dropped at the end of a burst, before the token went quiet, would stay
+   * silently missing. Called from the link's timer; nothing on the tick path.
+   */
+  quietFor(sweeps: number): boolean {
+    if (this.held || !this.known || this.seq === 0) return false;
+    if (this.seq !== this.sweptSeq) {
+      this.sweptSeq = this.seq;
+      this.quietSweeps = 0;
+      return false;
+    }
+    return ++this.quietSweeps === sweeps;
+  }
+
+  private sweptSeq = 0;
+  private quietSweeps = 0;
+
+  /** Redis has ticks after `seq` that never arrived: fetch them (or report them as a gap). */
+  catchUpTail(): void {
+    void this.sync('tail');
+  }
+
   /** Tells every subscriber the state the ingester last reported (after a `stale` of our own). */
   publishState(): void {
     this.publishStatus(this.state ?? 'live');
@@ -213,7 +237,7 @@ export class TokenStream {
           return undefined;
         });
         if (!current()) return;
-        if (reason === 'relink') {
+        if (reason === 'relink' || reason === 'tail') {
           if (newest?.tick && newest.tick.seq > this.seq && this.seq > 0) await this.fill(newest.tick.seq, current);
         } else if (newest?.tick) {
           this.seq = newest.tick.seq;
@@ -221,7 +245,7 @@ export class TokenStream {
         }
         if (!current()) return;
         if (reason === 'cold' && newest?.paused && this.state === undefined) this.state = 'paused';
-        if (reason !== 'cold') this.publishSnapshot();
+        if (reason === 'epoch' || reason === 'relink') this.publishSnapshot();
         // A cold stream becomes known only after its held ticks (below, synchronous): a joiner let in
         // now would get Redis's newest value as its snapshot and then the held ticks, which may
         // start several seqs later (Redis lags the topic) — a silent hole at the join.
