@@ -8,14 +8,14 @@ import { CloseCodes } from '../../src/protocol/close-codes.ts';
 const H = 1_000;
 const P = 500;
 
-function start(overrides: Partial<ConnectionInput> = {}) {
+function start(overrides: Partial<ConnectionInput> = {}, machine = connectionMachine) {
   const clock = new SimulatedClock();
   // SimulatedClock starts at 0; expiry far away unless a test sets it.
   const input: ConnectionInput = {
     heartbeatMs: H, pongTimeoutMs: P, maxTokens: 5, msgRate: 20, msgBurst: 40, reauthLeadMs: 30_000, slowCloseMs: 10_000,
     slowThresholdBytes: 1_000, expiresAt: 10_000_000, userId: 'u1', sid: 's1', now: () => clock.now(), ...overrides,
   };
-  const actor = createActor(connectionMachine, { input, clock });
+  const actor = createActor(machine, { input, clock });
   const effects: ConnectionEmitted[] = [];
   actor.on('*', (e) => effects.push(e as ConnectionEmitted));
   actor.subscribe({ error: (err) => assert.fail(String(err)) });
@@ -274,19 +274,8 @@ function withVerifier(outcome: AuthOutcome | Error) {
   return { machine, seen, release };
 }
 
-function startWith(machine: typeof connectionMachine, overrides: Partial<ConnectionInput> = {}) {
-  const clock = new SimulatedClock();
-  const input: ConnectionInput = {
-    heartbeatMs: 1_000_000, pongTimeoutMs: P, maxTokens: 5, msgRate: 20, msgBurst: 40, reauthLeadMs: 30_000, slowCloseMs: 10_000,
-    slowThresholdBytes: 1_000, expiresAt: 60_000, userId: 'u1', sid: 's1', now: () => clock.now(), ...overrides,
-  };
-  const actor = createActor(machine, { input, clock });
-  const effects: ConnectionEmitted[] = [];
-  actor.on('*', (e) => effects.push(e as ConnectionEmitted));
-  actor.subscribe({ error: (err) => assert.fail(String(err)) });
-  actor.start();
-  return { actor, clock, effects };
-}
+/** A machine with a token check, a quiet heartbeat and a token that expires at 60 s. */
+const startWith = (machine: typeof connectionMachine) => start({ heartbeatMs: 1_000_000, expiresAt: 60_000 }, machine);
 
 const sentOf = (effects: ConnectionEmitted[]) => effects.flatMap((e) => (e.type === 'effect.send' ? [e.message] : []));
 const settle = () => new Promise((r) => setImmediate(r));
