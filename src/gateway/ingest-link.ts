@@ -29,7 +29,8 @@ import { enableHeartbeats } from '../zmq/heartbeat.ts';
 import { receiveLoop } from '../zmq/receive-loop.ts';
 import { ThrottleTimers } from './throttle-timers.ts';
 import { readTokenNewest } from './token-store.ts';
-import { MODE_INDEX, readStateOf, TokenStream, type LinkStats, type TokenStreamDeps } from './token-stream.ts';
+import { MODE_INDEX, readStateOf } from './tick-frames.ts';
+import { TokenStream, type LinkStats, type TokenStreamDeps } from './token-stream.ts';
 import type { TemplatedApp } from './uws.ts';
 
 /** The link is up while an ingester heartbeat (every second) arrived within this window. */

@@ -21,7 +21,7 @@ import { wsTopic } from '../protocol/topics.ts';
 import { readHistory } from '../store/history.ts';
 import type { IngestLink } from './ingest-link.ts';
 import { isLive, sendMessage, sendText, type Socket } from './socket-model.ts';
-import { MODE_INDEX, withSnapshotFlag } from './token-stream.ts';
+import { MODE_INDEX, withSnapshotFlag } from './tick-frames.ts';
 
 type SubscribeEffect = Extract<ConnectionEmitted, { type: 'effect.subscribe' }>;
 type UnsubscribeEffect = Extract<ConnectionEmitted, { type: 'effect.unsubscribe' }>;

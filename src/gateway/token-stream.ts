@@ -21,13 +21,11 @@
  */
 import type { Logger } from 'pino';
 import type { TokenState } from '../protocol/server-messages.ts';
-import { encodeTick, MODES, type Tick } from '../protocol/tick.ts';
+import type { Tick } from '../protocol/tick.ts';
 import { readTickMetaSeq } from '../protocol/tick-meta.ts';
 import type { HistoryRead } from '../store/history.ts';
+import { encodeAll, readStateOf, withSnapshotFlag, type Encodings } from './tick-frames.ts';
 import type { TemplatedApp } from './uws.ts';
-
-/** A tick's three encodings (MODES order): bytes from the ingester, or re-encoded from history. */
-export type Encodings = [Buffer | string, Buffer | string, Buffer | string];
 
 export type SyncReason = 'cold' | 'gap' | 'epoch' | 'relink' | 'tail';
 
@@ -57,18 +55,6 @@ const FILL_ATTEMPTS = 6;
 const FILL_RETRY_MS = 25;
 /** Ticks held back while a stream syncs; past this the oldest are dropped and refilled from history. */
 const MAX_HELD = 20_000;
-
-const SNAPSHOT_SUFFIX = ',"snapshot":true}';
-
-/** A tick's bytes in snapshot form (the resume snapshot may already be one). */
-export function withSnapshotFlag(tick: Buffer | string): string {
-  const s = typeof tick === 'string' ? tick : tick.toString('utf8');
-  return s.endsWith(SNAPSHOT_SUFFIX) ? s : `${s.slice(0, -1)}${SNAPSHOT_SUFFIX}`;
-}
-
-export function encodeAll(tick: Tick, snapshot = false): Encodings {
-  return [encodeTick(tick, 'ltp', snapshot), encodeTick(tick, 'quote', snapshot), encodeTick(tick, 'full', snapshot)];
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -340,18 +326,3 @@ export class TokenStream {
     }
   }
 }
-
-const TOKEN_STATES: readonly string[] = ['live', 'paused', 'stale'] satisfies TokenState[];
-
-/** The state of a token status event, or undefined for any other event. */
-export function readStateOf(json: Buffer): TokenState | undefined {
-  try {
-    const m = JSON.parse(json.toString('utf8')) as { type?: unknown; state?: unknown };
-    return m.type === 'status' && typeof m.state === 'string' && TOKEN_STATES.includes(m.state) ? (m.state as TokenState) : undefined;
-  } catch {
-    // Not ours to judge: the event is forwarded as it is either way.
-    return undefined;
-  }
-}
-
-export const MODE_INDEX = Object.fromEntries(MODES.map((m, i) => [m, i])) as Record<(typeof MODES)[number], number>;

@@ -1,0 +1,215 @@
+/**
+ * The write side of the tick history (see history.ts for the streams): used by the ingester, no
+ * Redis work per tick. Published ticks are queued in memory and written every few milliseconds as
+ * ONE script call for the whole batch. While Redis is away the queue is kept up to a bound (oldest
+ * dropped and counted) and retried. The script skips a tick whose seq is not above its stream's
+ * newest entry (a replayed batch after a failed call whose writes had in fact landed), so a retry
+ * is idempotent and one such tick never fails the batch.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Tick } from '../protocol/tick.ts';
+import { HISTORY_FIELD as FIELD } from './history.ts';
+import { Keys } from './keys.ts';
+
+/**
+ * KEYS[i]: the stream of tick i. ARGV[1]: MAXLEN. ARGV[2i], ARGV[2i+1]: seq and JSON of tick i.
+ * Returns {written, skipped (seq not above the stream's top), failed (any other error)}. The
+ * cause of an XADD error is established by reading the stream's top entry, only on that rare path.
+ */
+const APPEND_LUA = `
+local maxlen = ARGV[1]
+local written, skipped, failed = 0, 0, 0
+for i = 1, #KEYS do
+  local seq = ARGV[2 * i]
+  local r = redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', maxlen, seq .. '-0', '${FIELD}', ARGV[2 * i + 1])
+  if type(r) == 'table' and r.err then
+    local top = redis.pcall('XREVRANGE', KEYS[i], '+', '-', 'COUNT', 1)
+    local topSeq = nil
+    if type(top) == 'table' and top[1] then topSeq = tonumber(string.match(top[1][1], '^(%d+)')) end
+    if topSeq and tonumber(seq) <= topSeq then skipped = skipped + 1 else failed = failed + 1 end
+  else
+    written = written + 1
+  end
+end
+return {written, skipped, failed}
+`;
+
+const APPEND_COMMAND = 'tickgateHistoryAppend';
+
+type AppendCommand = (...args: (string | number)[]) => Promise<[number, number, number]>;
+
+function appendCommand(redis: Redis): AppendCommand {
+  const r = redis as unknown as Record<string, AppendCommand | undefined>;
+  // numberOfKeys omitted: each call passes its own key count first.
+  if (!r[APPEND_COMMAND]) redis.defineCommand(APPEND_COMMAND, { lua: APPEND_LUA });
+  return (...args) => r[APPEND_COMMAND]!.apply(redis, args);
+}
+
+export interface HistoryWriterStats {
+  /** Entries added to streams. */
+  written: number;
+  /** Ticks not written because their stream already had that seq or a later one. */
+  skipped: number;
+  /** Ticks an XADD refused for another reason (e.g. a key of the wrong type). */
+  failed: number;
+  /** Ticks dropped from the backlog while Redis was away (their history has a hole). */
+  dropped: number;
+  /** Script calls that succeeded. */
+  batches: number;
+}
+
+export interface HistoryWriterOptions {
+  /** Ticks kept in memory while Redis is away; beyond it the oldest are dropped. */
+  maxBacklog?: number;
+  /** Delay between a first queued tick and the call that writes it. */
+  flushEveryMs?: number;
+  /** Most ticks per script call (one call blocks Redis for its duration). */
+  maxBatch?: number;
+}
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 1_000;
+
+/** A tick waiting to be written: its stream, its entry ID and its JSON. */
+interface QueuedTick { token: number; seq: number; json: string }
+
+export class HistoryWriter {
+  readonly stats: HistoryWriterStats = { written: 0, skipped: 0, failed: 0, dropped: 0, batches: 0 };
+  /** Ticks waiting to be written: `queue[head..]`, oldest first. */
+  private queue: QueuedTick[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private sending: Promise<boolean> | undefined;
+  private retryMs = 0;
+  private closed = false;
+  private readonly keys = new Map<number, string>();
+  private readonly append: AppendCommand;
+  private readonly maxBacklog: number;
+  private readonly flushEveryMs: number;
+  private readonly maxBatch: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly size: number,
+    private readonly log: Logger,
+    opts: HistoryWriterOptions = {},
+  ) {
+    this.append = appendCommand(redis);
+    this.maxBacklog = opts.maxBacklog ?? 200_000;
+    this.flushEveryMs = opts.flushEveryMs ?? 5;
+    this.maxBatch = opts.maxBatch ?? 2_000;
+  }
+
+  /** Ticks queued and not yet written. */
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  /**
+   * Hot path: queue a published tick. `json` is its JSON, normally the `full` encoding the ingester
+   * already built for the wire (it holds every Tick field), so no second serialisation happens here.
+   */
+  add(tick: Tick, json: string = JSON.stringify(tick)): void {
+    this.queue.push({ token: tick.token, seq: tick.seq, json });
+    // Amortised: trim in chunks, not on every tick once the bound is reached.
+    if (this.queue.length - this.head > this.maxBacklog + 1_000) this.dropOldest();
+    if (this.timer === undefined && this.sending === undefined && !this.closed) {
+      this.timer = setTimeout(this.onTimer, this.flushEveryMs);
+    }
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    void this.sendBatch();
+  };
+
+  private dropOldest(): void {
+    const excess = this.queue.length - this.head - this.maxBacklog;
+    if (excess <= 0) return;
+    this.head += excess;
+    this.stats.dropped += excess;
+    this.compact();
+  }
+
+  private compact(): void {
+    if (this.head > 4_096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Writes one batch; schedules the next (or a retry). Resolves true when the batch landed. */
+  private sendBatch(): Promise<boolean> {
+    if (this.sending) return this.sending;
+    if (this.pending === 0) return Promise.resolve(true);
+    if (this.redis.status !== 'ready') {
+      this.scheduleRetry();
+      return Promise.resolve(false);
+    }
+    const batch = this.queue.slice(this.head, this.head + this.maxBatch);
+    this.head += batch.length;
+    this.compact();
+    const args: (string | number)[] = [batch.length];
+    for (const t of batch) args.push(this.key(t.token));
+    args.push(this.size);
+    for (const t of batch) args.push(t.seq, t.json);
+    const p = this.append(...args).then(([written, skipped, failed]) => {
+      this.stats.written += written;
+      this.stats.skipped += skipped;
+      this.stats.failed += failed;
+      this.stats.batches++;
+      if (this.retryMs > 0) this.log.info({ dropped: this.stats.dropped }, 'history writes restored');
+      this.retryMs = 0;
+      return true;
+    }, (err: unknown) => {
+      if (this.retryMs === 0) this.log.warn({ err, pending: this.pending + batch.length }, 'could not write tick history; keeping a bounded backlog and retrying');
+      // Back at the front, in order; a retry of ticks that did land is skipped by the script.
+      this.queue = batch.concat(this.queue.slice(this.head));
+      this.head = 0;
+      this.dropOldest();
+      return false;
+    }).then((ok) => {
+      this.sending = undefined;
+      if (!ok) this.scheduleRetry();
+      else if (this.pending > 0 && !this.closed) this.timer ??= setTimeout(this.onTimer, this.pending >= this.maxBatch ? 0 : this.flushEveryMs);
+      return ok;
+    });
+    this.sending = p;
+    return p;
+  }
+
+  private scheduleRetry(): void {
+    if (this.closed) return;
+    this.retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.retryMs * 2));
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(this.onTimer, this.retryMs);
+  }
+
+  private key(token: number): string {
+    let k = this.keys.get(token);
+    if (k === undefined) this.keys.set(token, (k = Keys.history(token)));
+    return k;
+  }
+
+  /**
+   * Writes everything queued now and resolves true once it all landed (false if Redis refused or
+   * is away). Used by a clean shutdown, which must not claim continuity otherwise.
+   */
+  async flush(): Promise<boolean> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (;;) {
+      if (this.sending) await this.sending;
+      if (this.pending === 0) return true;
+      if (!(await this.sendBatch())) return false;
+    }
+  }
+
+  /** Stops the timers; queued ticks are abandoned (call `flush` first to keep them). */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
