@@ -25,17 +25,24 @@ test('a client that reads nothing is closed 4009 after SLOW_CLOSE_MS; a reading 
   const level = { price: 100, qty: 10, orders: 2 };
   const depth = { buy: Array(5).fill(level), sell: Array(5).fill(level) };
   let sent = 0;
+  // The moments the actor fell behind and closed, taken when they happen (the polling below can
+  // run late on a loaded machine).
   let behindAt = 0;
+  let closedAt = 0;
+  const actor = [...gw.registry.all()].find((ws) => ws.getUserData().connId === slowConnId)!.getUserData().actor!;
+  actor.subscribe((snap) => {
+    if (!behindAt && snap.matches({ open: { flow: 'conflating' } })) behindAt = Date.now();
+    if (!closedAt && snap.status === 'done') closedAt = Date.now();
+  });
   const isOpen = () => [...gw.registry.all()].some((ws) => ws.getUserData().connId === slowConnId);
   await until('the slow socket to be closed by the server', async () => {
     if (!isOpen()) return true;
-    const behind = [...gw.registry.all()].some((ws) => ws.getUserData().connId === slowConnId && ws.getUserData().actor?.getSnapshot().matches({ open: { flow: 'conflating' } }));
-    if (behind && !behindAt) behindAt = Date.now();
     // Keep the feed going until the socket is behind; then let the slow-close clock run.
     if (!behindAt) for (let i = 0; i < 200; i++) await feed.send(JSON.stringify({ token: T, ltp: ++sent, depth }));
     return false;
   }, 30_000, 5);
-  const closedAfter = Date.now() - behindAt;
+  assert.ok(behindAt > 0 && closedAt > 0, 'the actor fell behind, then closed');
+  const closedAfter = closedAt - behindAt;
   assert.equal(gw.registry.closedWith[4009], 1, 'counted as a 4009 close');
   assert.ok(closedAfter >= SLOW_CLOSE_MS - 100, `closed ${closedAfter} ms after falling behind`);
   // The reading client got every tick, in order.
