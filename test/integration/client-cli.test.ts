@@ -99,6 +99,22 @@ test('watch renders a live table in a pseudo-terminal showing the tokens', async
   assert.doesNotMatch(w.out.stdout, /error/i);
 });
 
+test('NO_COLOR: the table on a terminal has no colours', async () => {
+  const w = start('script', ['-qfc', `${process.execPath} ${BIN} client watch 8102`, '/dev/null'], { TERM: 'xterm', NO_COLOR: '1' });
+  await until('a value for 8102', () => /8102\s+\d+\.\d{2}/.test(plain(w.out.stdout)), 15_000);
+  await w.stop();
+  assert.doesNotMatch(w.out.stdout, /\x1b\[3\dm/);
+});
+
+test('with stdout not a terminal, watch prints plain lines, one per tick, no escape codes', async () => {
+  const w = start(process.execPath, [BIN, 'client', 'watch', '8102']);
+  await until('two lines', () => w.out.stdout.split('\n').length > 2, 15_000);
+  assert.equal(await w.stop(), 0);
+  const lines = w.out.stdout.trim().split('\n');
+  for (const l of lines) assert.match(l, /^8102\t\d+\.\d{2}\t/);
+  assert.doesNotMatch(w.out.stdout, /\x1b/);
+});
+
 test('bad credentials: one line on stderr and a non-zero exit', async () => {
   const r = await run(['login', '--user', 'cli_alice', '--password', 'wrong-password-here']);
   assert.notEqual(r.code, 0);
