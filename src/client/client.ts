@@ -69,6 +69,12 @@ export interface ClientOptions {
   /** Refresh this long before the access token expires (capped at a third of its lifetime). */
   refreshLeadMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * Give up on a socket that stays silent this long after a `ping` (default 10 s). A browser
+   * cannot see the server's WebSocket pings, so the client pings in-band when it hears nothing for
+   * `heartbeat_ms`, and drops and reconnects a socket whose network died without a close.
+   */
+  pongTimeoutMs?: number;
 }
 
 export interface SubscribeOptions {
@@ -105,6 +111,7 @@ export class TickgateClient extends Emitter<ClientEvents> {
   private readonly backoff: BackoffOptions;
   private readonly refreshLeadMs: number;
   private readonly requestTimeoutMs: number;
+  private readonly pongTimeoutMs: number;
   private sessionValue: Session | undefined;
   private ws: WebSocketLike | undefined;
   private welcomed = false;
@@ -123,6 +130,9 @@ export class TickgateClient extends Emitter<ClientEvents> {
   /** Tokens whose resubscribe could not be covered: the next tick closes the gap report. */
   private pendingGap = new Map<number, number>();
   private epoch: string | undefined;
+  private lastHeardAt = 0;
+  private pingSentAt: number | undefined;
+  private livenessTimer: ReturnType<typeof setInterval> | undefined;
   private firstConnect: { resolve: (w: Welcome) => void; reject: (e: Error) => void } | undefined;
 
   constructor(opts: ClientOptions) {
@@ -135,6 +145,7 @@ export class TickgateClient extends Emitter<ClientEvents> {
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
     this.refreshLeadMs = opts.refreshLeadMs ?? 60_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.pongTimeoutMs = opts.pongTimeoutMs ?? 10_000;
     this.sessionValue = opts.session;
   }
 
@@ -289,7 +300,10 @@ export class TickgateClient extends Emitter<ClientEvents> {
     const ws = new this.WS(url);
     this.ws = ws;
     ws.onmessage = (ev) => {
-      if (this.ws === ws) this.onMessage(typeof ev.data === 'string' ? ev.data : String(ev.data));
+      if (this.ws !== ws) return;
+      this.lastHeardAt = Date.now();
+      this.pingSentAt = undefined;
+      this.onMessage(typeof ev.data === 'string' ? ev.data : String(ev.data));
     };
     ws.onclose = (ev) => {
       if (this.ws === ws) this.onClose(ev.code, ev.reason);
@@ -312,6 +326,7 @@ export class TickgateClient extends Emitter<ClientEvents> {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     this.reconnectTimer = this.refreshTimer = undefined;
+    this.stopLiveness();
   }
 
   private finish(code: number, reason: string): void {
@@ -325,6 +340,7 @@ export class TickgateClient extends Emitter<ClientEvents> {
 
   private onClose(code: number, reason: string): void {
     const wasWelcomed = this.welcomed;
+    this.stopLiveness();
     this.ws = undefined;
     this.welcomed = false;
     this.conflating = false;
@@ -459,11 +475,42 @@ export class TickgateClient extends Emitter<ClientEvents> {
     this.attempt = 0;
     this.drainAfterMs = undefined;
     this.state = 'connected';
+    this.startLiveness(w.heartbeat_ms);
     const first = this.firstConnect;
     this.firstConnect = undefined;
     this.resubscribe();
     this.emit('connected', { welcome: w, reconnect });
     first?.resolve(w);
+  }
+
+  private startLiveness(heartbeatMs: number): void {
+    this.stopLiveness();
+    const quietMs = Math.max(1_000, heartbeatMs || 20_000);
+    this.lastHeardAt = Date.now();
+    this.pingSentAt = undefined;
+    this.livenessTimer = setInterval(() => {
+      const ws = this.ws;
+      if (!ws || !this.welcomed) return;
+      const now = Date.now();
+      if (this.pingSentAt !== undefined && now - this.pingSentAt > this.pongTimeoutMs) {
+        // The network died without a close: stop waiting for this socket and reconnect.
+        ws.onmessage = ws.onclose = ws.onerror = null;
+        try {
+          ws.close(CLOSE_NORMAL);
+        } catch {
+          // already closing
+        }
+        this.onClose(1006, 'no reply from the server');
+      } else if (this.pingSentAt === undefined && now - this.lastHeardAt >= quietMs) {
+        this.pingSentAt = now;
+        ws.send(JSON.stringify({ op: 'ping' }));
+      }
+    }, Math.min(1_000, quietMs / 2));
+  }
+
+  private stopLiveness(): void {
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.livenessTimer = undefined;
   }
 
   private onReauth(expiresAt: number): void {
