@@ -9,7 +9,7 @@
  */
 import { parseCommandLine } from '../cli/command-line.ts';
 import { TickgateClient, TickgateError, type Mode } from '../client/node.ts';
-import { loadSession, saveSession, sessionFilePath } from './session-file.ts';
+import { loadSession, saveSession, sessionFilePath, withFileLock } from './session-file.ts';
 import { renderTable, rowCells } from './table.ts';
 
 export const CLIENT_USAGE = `usage: tickgate client [--url U] <command>
@@ -166,7 +166,7 @@ async function watch(
     say('not logged in: run tickgate client login --user U');
     return 1;
   }
-  const client = new TickgateClient({ url, session: saved.session });
+  const client = new TickgateClient({ url, session: saved.session, sharedSession: () => loadSession(file, url)?.session, refreshLock: (critical) => withFileLock(file, critical) });
   client.on('session', (s) => saveSession(file, url, s ? { username: saved.username, session: s } : undefined));
 
   const known = new Set((await client.instruments()).map((i) => i.token));

@@ -44,3 +44,34 @@ export function saveSession(file: string, url: string, saved: SavedSession | und
   else delete data.sessions[url];
   write(file, data);
 }
+
+/**
+ * Runs `critical` holding `<file>.lock` (created exclusively), so two `tickgate client` processes
+ * sharing the file never refresh the same session at once. A lock older than 15 s is taken over
+ * (its holder died); waiting gives up after 10 s and runs anyway.
+ */
+export async function withFileLock<T>(file: string, critical: () => Promise<T>): Promise<T> {
+  const lock = `${file}.lock`;
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + 10_000;
+  let held = false;
+  while (!held && Date.now() < deadline) {
+    try {
+      fs.closeSync(fs.openSync(lock, 'wx', 0o600));
+      held = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      try {
+        if (Date.now() - fs.statSync(lock).mtimeMs > 15_000) fs.rmSync(lock, { force: true });
+      } catch {
+        // gone meanwhile
+      }
+      await new Promise((r) => setTimeout(r, 25 + Math.random() * 50));
+    }
+  }
+  try {
+    return await critical();
+  } finally {
+    if (held) fs.rmSync(lock, { force: true });
+  }
+}

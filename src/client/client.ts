@@ -75,6 +75,19 @@ export interface ClientOptions {
    * `heartbeat_ms`, and drops and reconnects a socket whose network died without a close.
    */
   pongTimeoutMs?: number;
+  /**
+   * Where other processes or tabs sharing this session keep its newest pair (e.g. the CLI's
+   * session file). Read before each refresh: a newer pair found there is adopted instead of
+   * refreshing again, so two users of one session do not reuse each other's rotated refresh
+   * token (which would revoke the session).
+   */
+  sharedSession?: () => Session | undefined;
+  /**
+   * Runs a refresh under a lock shared with the other users of `sharedSession` (the CLI locks its
+   * session file). Without it, two holders refreshing at the same moment present the same refresh
+   * token twice, which the server may take for theft.
+   */
+  refreshLock?: <T>(critical: () => Promise<T>) => Promise<T>;
 }
 
 export interface SubscribeOptions {
@@ -112,7 +125,11 @@ export class TickgateClient extends Emitter<ClientEvents> {
   private readonly refreshLeadMs: number;
   private readonly requestTimeoutMs: number;
   private readonly pongTimeoutMs: number;
+  private readonly sharedSession: (() => Session | undefined) | undefined;
+  private readonly refreshLock: (<T>(critical: () => Promise<T>) => Promise<T>) | undefined;
   private sessionValue: Session | undefined;
+  /** Refresh tokens this client has rotated away from (never adopted back from a shared store). */
+  private retired = new Set<string>();
   private ws: WebSocketLike | undefined;
   private welcomed = false;
   private wanted = false;
@@ -146,6 +163,8 @@ export class TickgateClient extends Emitter<ClientEvents> {
     this.refreshLeadMs = opts.refreshLeadMs ?? 60_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.pongTimeoutMs = opts.pongTimeoutMs ?? 10_000;
+    this.sharedSession = opts.sharedSession;
+    this.refreshLock = opts.refreshLock;
     this.sessionValue = opts.session;
   }
 
@@ -199,13 +218,27 @@ export class TickgateClient extends Emitter<ClientEvents> {
     return this.refreshing;
   }
 
-  private async doRefresh(): Promise<Session> {
+  private doRefresh(): Promise<Session> {
+    return this.refreshLock ? this.refreshLock(() => this.refreshNow()) : this.refreshNow();
+  }
+
+  private async refreshNow(): Promise<Session> {
     const s = this.sessionValue;
     if (!s) throw new TickgateError('not_logged_in', 'not logged in');
+    const adopted = this.adoptShared(s);
+    if (adopted) return adopted;
     let r;
     try {
       r = await this.api('POST', '/api/auth/refresh', { refresh_token: s.refreshToken });
     } catch (err) {
+      if (err instanceof TickgateError && err.code === 'refresh_superseded' && this.sharedSession) {
+        // Someone sharing the session won the race: their pair is about to be saved.
+        for (let i = 0; i < 10; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          const late = this.adoptShared(s);
+          if (late) return late;
+        }
+      }
       if (err instanceof TickgateError && err.status === 401 && err.code !== 'refresh_superseded') {
         this.refreshFailed = true;
         this.sessionValue = undefined;
@@ -213,9 +246,24 @@ export class TickgateClient extends Emitter<ClientEvents> {
       }
       throw err;
     }
+    this.retired.add(s.refreshToken);
     const next = this.setSession(r.body);
     if (this.ws && this.welcomed) this.ws.send(JSON.stringify({ op: 'auth', access_token: next.accessToken }));
     return next;
+  }
+
+  /**
+   * A newer pair of this session saved by someone sharing it, adopted (and swapped into the open
+   * socket) instead of refreshing with a refresh token that was already rotated.
+   */
+  private adoptShared(current: Session): Session | undefined {
+    const shared = this.sharedSession?.();
+    if (!shared || shared.refreshToken === current.refreshToken || this.retired.has(shared.refreshToken)) return undefined;
+    this.retired.add(current.refreshToken);
+    this.sessionValue = shared;
+    this.scheduleRefresh();
+    if (this.ws && this.welcomed) this.ws.send(JSON.stringify({ op: 'auth', access_token: shared.accessToken }));
+    return shared;
   }
 
   /** Ends the session on the server (its sockets close with 4003, this one included) and forgets it. */

@@ -52,3 +52,32 @@ test('when the refresh is refused the socket closes with 4001 and the client doe
   assert.equal(reconnects, 0);
   assert.equal(c.state, 'closed');
 });
+
+test('two clients sharing one session (as two CLI processes share the session file) both stay connected across refreshes', async () => {
+  const u = await sys.user();
+  let shared: Session | undefined;
+  // An in-process mutex standing in for the CLI's lock file.
+  let lock: Promise<unknown> = Promise.resolve();
+  const problems: string[] = [];
+  const make = (session?: Session) => {
+    const c = new TickgateClient({ url: sys.baseUrl, session, sharedSession: () => shared, refreshLock: (critical) => (lock = lock.then(critical, critical)) as never });
+    after(() => c.close());
+    c.on('session', (s) => {
+      if (s) shared = s;
+    });
+    c.on('closed', (e) => problems.push(`closed ${e.code}`));
+    c.on('reconnecting', (e) => problems.push(`reconnecting after ${e.code}`));
+    return c;
+  };
+  const a = make();
+  await a.login(u.username, u.password);
+  // b starts from the same saved pair, as a second process reading the session file would.
+  const b = make(shared);
+  await Promise.all([a.connect(), b.connect()]);
+  await new Promise((r) => setTimeout(r, 8_000));
+  assert.deepEqual(problems, []);
+  assert.equal(a.state, 'connected');
+  assert.equal(b.state, 'connected');
+  const me = await sys.http('GET', '/api/me', undefined, shared!.accessToken);
+  assert.equal(me.status, 200, 'the session was never revoked');
+});
