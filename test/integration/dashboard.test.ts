@@ -72,3 +72,14 @@ test('log in, subscribe, watch the table update, see paused after a control paus
 
   assert.deepEqual(problems, []);
 });
+
+test('the page and its script come from the gateway alone: a CSP of self, no external URL', async () => {
+  const page = await sys.http('GET', '/');
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+  assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+  const script = await sys.http('GET', '/dashboard.js');
+  assert.equal(script.status, 200);
+  assert.match(script.headers.get('content-type') ?? '', /javascript/);
+  for (const text of [String(page.body), String(script.body)]) assert.doesNotMatch(text, /https?:\/\/(?!www\.w3\.org)/);
+});
