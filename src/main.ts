@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, load, readConfigFiles, type Config } from '../config/index.ts';
 import { resolveJwtSecret } from './auth/secret.ts';
 import { runCtl } from './ctl/ctl.ts';
+import { runTap } from './ctl/tap.ts';
 import { Simulator } from './feed/simulator.ts';
 import { startGateway } from './gateway/gateway.ts';
 import { Ingester } from './ingester/ingester.ts';
@@ -27,7 +28,8 @@ const ROLES: Record<string, { about: string; run: (config: Config) => Promise<()
 
 /** Roles that do one thing and exit with their own status instead of running until a signal. */
 const ONE_SHOT_ROLES: Record<string, { about: string; run: (config: Config, args: string[]) => Promise<number> }> = {
-  ctl: { about: 'control the ingester: pause, resume, status, demand, notify, announce, disconnect', run: (c, args) => runCtl(args, c.controlBind) },
+  ctl: { about: 'control the ingester: pause, resume, status, demand, notify, announce, disconnect', run: (c, args) => (args[0] === 'tap' ? runTap(args.slice(1), c.ingestBind) : runCtl(args, c.controlBind)) },
+  client: { about: 'register, login, logout, watch live ticks in a terminal table (or --json)', run: async (_c, args) => (await import('./client-cli/cli.ts')).runClientCli(args) },
   // Loaded only when asked for: the other roles need none of the bench's code.
   bench: { about: 'run the benchmark scenarios, print a table, write bench/results/<date>.json', run: async (_c, args) => (await import('./bench/cli.ts')).runBenchCli(args) },
 };

@@ -26,6 +26,8 @@ verbs:
   notify USER MESSAGE...       send a notice to every open socket of USER
   announce TOKEN... MESSAGE... send a notice to every subscriber of those tokens
   disconnect USER              close every socket of USER (close code 1008)
+  tap [--feed E|--ingest E] [TOKEN...]
+                               print what a ZeroMQ endpoint publishes, decoded (see ctl tap --help)
 
 options:
   --json         print the ingester's reply as raw JSON

@@ -37,6 +37,11 @@ export class Reply {
     this.json(e.status, { error: { code, message: message ?? e.message } }, headers);
   }
 
+  /** A non-JSON body (the dashboard's page and script). */
+  text(status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
+    this.write(status, body, contentType, headers);
+  }
+
   private write(status: number, body: string | undefined, contentType: string, headers: Record<string, string>): void {
     if (this.aborted || this.done) return;
     this.done = true;

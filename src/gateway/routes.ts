@@ -12,6 +12,7 @@ import { createUser, findUser } from '../auth/users.ts';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, USERNAME_RE } from '../protocol/credentials.ts';
 import { isRedisUnavailable } from '../store/redis.ts';
 import type { GatewayContext } from './context.ts';
+import { registerDashboardRoutes } from './dashboard-routes.ts';
 import { readInstruments } from './token-store.ts';
 import { bearerToken, readJsonBody, Reply, type BodyResult } from './http.ts';
 import type { HttpRequest, HttpResponse } from './uws.ts';
@@ -141,6 +142,8 @@ export function registerRoutes(ctx: GatewayContext): void {
     if (down.length === 0) reply.json(200, { status: 'ready' });
     else reply.json(503, { status: 'unavailable', down });
   });
+
+  registerDashboardRoutes(ctx);
 
   app.any('/api/*', (res) => new Reply(res).error('not_found'));
   app.any('/*', (res) => new Reply(res).error('not_found'));
