@@ -253,7 +253,9 @@ export class TokenStream {
           continue;
         }
         this.held.shift();
-        if (this.seq !== 0 && seq < this.seq) deps.stats.duplicates++;
+        // Held ticks at or below the position are already out (the newest value read from Redis,
+        // or recovered from history): forwarding the same seq again would repeat it.
+        if (this.seq !== 0 && seq <= this.seq) deps.stats.duplicates++;
         else this.forward(frames, seq);
       }
     } finally {

@@ -96,6 +96,9 @@ test('a valid token the feed has not published yet is accepted and starts with i
   assert.deepEqual(ack.tokens, [T]);
   assert.deepEqual(ack.rejected, []);
   await untilDemand(sys, T);
+  // The worker knows the token has no value yet (its stream read Redis) and the socket is on the
+  // topic; a tick published before that would be a known value, and come as the snapshot.
+  await until('the worker to know the token has no value', () => sys.gateways[0]!.ctx.link.stream(T)?.isKnown === true);
   await feed.send(JSON.stringify({ token: T, ltp: 7 }));
   const tick = await c.next((m) => m.type === 'tick');
   assert.equal(tick.seq, 1);
