@@ -12,7 +12,7 @@ import { startGateway } from './gateway/gateway.ts';
 import { Ingester } from './ingester/ingester.ts';
 import { createLogger } from './log.ts';
 import { RedisNotInstalledError } from './start/embedded-redis.ts';
-import { runStart } from './start/supervisor.ts';
+import { runStart, SUPERVISOR_PID_ENV } from './start/supervisor.ts';
 import { connectRedis, waitReady } from './store/redis.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -115,6 +115,10 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // A child of `tickgate start` leads its own process group, so nothing reaches it if the
+    // supervisor is killed outright: it notices being orphaned and stops itself.
+    const supervisor = Number(process.env[SUPERVISOR_PID_ENV]);
+    if (supervisor > 0) setInterval(() => process.ppid !== supervisor && onSignal('SIGTERM'), 1_000).unref();
   });
 }
 

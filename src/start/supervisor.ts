@@ -1,42 +1,49 @@
 /**
  * `tickgate start`: the whole system on one machine as child processes — an embedded
  * redis-server (unless REDIS_URL is set), the feed simulator, the ingester and WORKERS gateway
- * workers sharing the port. Prints the URL once the gateway is ready. On SIGINT/SIGTERM it stops
- * the children in dependency order (gateways, ingester, feed, redis) and leaves none behind; if
- * any child dies on its own, it stops the rest and exits non-zero.
+ * workers sharing the port. Prints the URL once the gateway is ready.
+ *
+ * Failures stay local: a child that dies is started again with backoff (100 ms doubling to 10 s,
+ * reset after a minute up), each restart logged with its reason and delay, and the others keep
+ * running. A restarted Redis reuses its port and data directory. Every child leads its own
+ * process group, so Ctrl-C reaches only this process, which stops them in order: the gateways
+ * drain, the ingester makes its final write, then the feed, and Redis last.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config/index.ts';
 import { resolveJwtSecret } from '../auth/secret.ts';
-import { startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.ts';
+import { startEmbeddedRedis } from './embedded-redis.ts';
+import { SupervisedChild, type ChildSpec, type RestartReport } from './supervised-child.ts';
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'main.ts');
 const TSX_LOADER = import.meta.resolve('tsx');
 const CHILD_STOP_TIMEOUT_MS = 15_000;
-
-interface Child { name: string; proc: ChildProcess; exited: Promise<number | null> }
+/** Tells a child who supervises it, so it can stop itself if the supervisor vanishes (SIGKILL). */
+export const SUPERVISOR_PID_ENV = 'TICKGATE_SUPERVISOR_PID';
 
 function say(line: string): void {
   process.stdout.write(`[tickgate] ${line}\n`);
 }
 
-function spawnRole(name: string, role: string, env: NodeJS.ProcessEnv): Child {
-  const proc = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, role], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  return { name, proc, exited };
-}
-
-async function stopChild(c: Child): Promise<void> {
-  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-  c.proc.kill('SIGTERM');
-  const t = setTimeout(() => {
-    say(`${c.name} did not stop within ${CHILD_STOP_TIMEOUT_MS} ms; killing it`);
-    c.proc.kill('SIGKILL');
-  }, CHILD_STOP_TIMEOUT_MS);
-  await c.exited;
-  clearTimeout(t);
+function roleSpec(name: string, role: string, env: NodeJS.ProcessEnv, stopTimeoutMs: number): ChildSpec {
+  return {
+    name,
+    stopTimeoutMs,
+    async start() {
+      const proc = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, role], {
+        env: { ...env, [SUPERVISOR_PID_ENV]: String(process.pid) },
+        stdio: ['ignore', 'inherit', 'inherit'],
+        detached: true,
+      });
+      await new Promise<void>((resolve, reject) => {
+        proc.once('spawn', resolve);
+        proc.once('error', reject);
+      });
+      return proc;
+    },
+  };
 }
 
 async function waitForReady(url: string, timeoutMs: number, alive: () => boolean): Promise<boolean> {
@@ -53,39 +60,54 @@ async function waitForReady(url: string, timeoutMs: number, alive: () => boolean
   return false;
 }
 
+function reportRestart(r: RestartReport): void {
+  say(`${r.name} died (${r.reason}); restart #${r.restarts} in ${r.delayMs} ms`);
+}
+
 export async function runStart(config: Config, dataDir: string): Promise<() => Promise<void>> {
-  const children: Child[] = [];
-  let redis: EmbeddedRedis | undefined;
+  const children: SupervisedChild[] = [];
+  let redis: SupervisedChild | undefined;
   let stopping = false;
 
   const stopAll = async () => {
     stopping = true;
-    // Gateways first (they hold the clients), then the ingester, then the feed.
-    const order = (n: string) => (n.startsWith('gateway') ? 0 : n === 'ingester' ? 1 : 2);
-    for (const rank of [0, 1, 2]) await Promise.all(children.filter((c) => order(c.name) === rank).map(stopChild));
-    await redis?.stop();
+    // Gateways first (they hold the clients and drain them), then the ingester (its final write
+    // needs Redis), then the feed; Redis last.
+    const rank = (n: string) => (n.startsWith('gateway') ? 0 : n === 'ingester' ? 1 : 2);
+    for (const r of [0, 1, 2]) await Promise.all(children.filter((c) => rank(c.name) === r).map((c) => c.stop(say)));
+    await redis?.stop(say);
   };
 
   try {
     let redisUrl = config.redisUrl;
     if (!redisUrl) {
-      redis = await startEmbeddedRedis(path.join(dataDir, 'redis'));
-      redisUrl = redis.url;
-      say(`redis-server started on ${redisUrl} (data in ${redis.dir}, AOF on)`);
+      const dir = path.join(dataDir, 'redis');
+      let port: number | undefined;
+      redis = new SupervisedChild({
+        name: 'redis',
+        stopTimeoutMs: 5_000,
+        async start() {
+          // The same port and data directory on every start: clients reconnect to the same URL
+          // and find their data (AOF) again.
+          const r = await startEmbeddedRedis(dir, { port, detached: true });
+          port = r.port;
+          return r.child;
+        },
+      }, reportRestart);
+      await redis.start();
+      redisUrl = `redis://127.0.0.1:${port}`;
+      say(`redis-server started on ${redisUrl} (data in ${dir}, AOF on)`);
     }
     const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, JWT_SECRET: resolveJwtSecret(config, dataDir) };
 
-    if (config.feedSimulator) children.push(spawnRole('feed', 'feed', env));
-    children.push(spawnRole('ingester', 'ingester', env));
-    for (let i = 0; i < config.workers; i++) children.push(spawnRole(`gateway-${i + 1}`, 'gateway', env));
-
-    for (const c of children) {
-      void c.exited.then((code) => {
-        if (stopping) return;
-        say(`${c.name} exited unexpectedly (code ${code}); stopping everything`);
-        void stopAll().then(() => process.exit(1));
-      });
+    if (config.feedSimulator) children.push(new SupervisedChild(roleSpec('feed', 'feed', env, CHILD_STOP_TIMEOUT_MS), reportRestart));
+    children.push(new SupervisedChild(roleSpec('ingester', 'ingester', env, CHILD_STOP_TIMEOUT_MS), reportRestart));
+    // A gateway may take the whole drain window before it exits.
+    const gatewayStopMs = config.drainMs + CHILD_STOP_TIMEOUT_MS;
+    for (let i = 0; i < config.workers; i++) {
+      children.push(new SupervisedChild(roleSpec(`gateway-${i + 1}`, 'gateway', env, gatewayStopMs), reportRestart));
     }
+    for (const c of children) await c.start();
 
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
     const ready = await waitForReady(url, 30_000, () => !stopping);
