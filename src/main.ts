@@ -10,6 +10,8 @@ import { runCtl } from './ctl/ctl.ts';
 import { Simulator } from './feed/simulator.ts';
 import { startGateway } from './gateway/gateway.ts';
 import { Ingester } from './ingester/ingester.ts';
+import { ingesterMetrics } from './ingester/ingester-metrics.ts';
+import { MetricsPublisher } from './metrics/snapshots.ts';
 import { createLogger } from './log.ts';
 import { RedisNotInstalledError } from './start/embedded-redis.ts';
 import { runStart, SUPERVISOR_PID_ENV } from './start/supervisor.ts';
@@ -53,8 +55,14 @@ async function runIngester(config: Config) {
   const redis = connectRedis(requireRedisUrl(config, 'ingester'), log, 'ingester');
   await waitReady(redis, 15_000);
   const ing = await Ingester.start(config, redis, log);
+  const metrics = ingesterMetrics(ing);
+  const publisher = new MetricsPublisher(redis, metrics.registry, 'ingester', log);
+  publisher.start();
   return async () => {
+    publisher.stop();
     await ing.close();
+    await publisher.publish();
+    metrics.stop();
     await redis.quit().catch(() => redis.disconnect());
   };
 }

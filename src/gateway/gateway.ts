@@ -10,6 +10,9 @@ import { connectRedis } from '../store/redis.ts';
 import { Bus } from './bus.ts';
 import type { GatewayContext } from './context.ts';
 import { closeOffsets, readyzGraceMs, reconnectAfterMs } from './drain.ts';
+import { gatewayMetrics } from './gateway-metrics.ts';
+import { registerMetricsRoute } from './metrics-route.ts';
+import { MetricsPublisher } from '../metrics/snapshots.ts';
 import { IngestLink } from './ingest-link.ts';
 import { handleOperatorBroadcast } from './operator-actions.ts';
 import { registerRoutes } from './routes.ts';
@@ -46,6 +49,7 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
       const text = encode({ type: 'epoch', epoch });
       for (const ws of registry.all()) if (isLive(ws)) sendText(ws, text);
     },
+    onLatencySample: (json) => metrics.observeLatency(json),
   });
   const sessionSockets = new SessionSockets(redis, registry, config.maxSocketsPerUser, log);
   const bus = new Bus(config.redisUrl, redis, log, {
@@ -54,6 +58,8 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
     // A bus that was down may have missed revocations: re-check the local sessions at once.
     resubscribed: () => void sessionSockets.renew(),
   });
+  const metrics = gatewayMetrics({ registry, link, redis, busReady: () => bus.ready });
+  const metricsPublisher = new MetricsPublisher(redis, metrics.registry, 'gateway', log);
   const ctx: GatewayContext = {
     config, app, redis, link, log,
     tokens: new AccessTokens(jwtSecret, config.accessTtlS),
@@ -64,10 +70,12 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
   const stopSocketChecks = registerSocketRoute({
     config, app, redis, link, log, registry, tokens: ctx.tokens, leases: sessionSockets, workerId: ctx.workerId,
   });
+  registerMetricsRoute(app, redis, metricsPublisher, log);
   registerSessionRoutes(ctx);
   registerRoutes(ctx);
   link.start();
   sessionSockets.start();
+  metricsPublisher.start();
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
@@ -115,6 +123,10 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
         stopSocketChecks();
         link.close();
         sessionSockets.close();
+        // The final totals stay visible to the other workers' /metrics until the snapshot expires.
+        metricsPublisher.stop();
+        await metricsPublisher.publish();
+        metrics.stop();
         await bus.close();
         await redis.quit().catch(() => redis.disconnect());
       })();
