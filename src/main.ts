@@ -14,7 +14,7 @@ import { ingesterMetrics } from './ingester/ingester-metrics.ts';
 import { MetricsPublisher } from './metrics/snapshots.ts';
 import { createLogger } from './log.ts';
 import { RedisNotInstalledError } from './start/embedded-redis.ts';
-import { runStart, SUPERVISOR_PID_ENV } from './start/supervisor.ts';
+import { runStart, STANDBY_ACTIVATE, STANDBY_ENV, SUPERVISOR_PID_ENV } from './start/supervisor.ts';
 import { connectRedis, waitReady } from './store/redis.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -97,6 +97,14 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (!entry) return oneShot!.run(config, argv.slice(1));
+  // A standby started ahead of need by `tickgate start`: its code is loaded, and it begins its
+  // role the moment the supervisor says so (a replacement worker then listens at once).
+  if (process.env[STANDBY_ENV] === '1' && process.send) {
+    process.once('disconnect', () => process.exit(0)); // the supervisor is gone
+    await new Promise<void>((resolve) => process.on('message', (m) => m === STANDBY_ACTIVATE && resolve()));
+    process.removeAllListeners('disconnect');
+    process.disconnect();
+  }
   let stop: () => Promise<void>;
   try {
     stop = await entry.run(config);

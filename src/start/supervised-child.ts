@@ -31,7 +31,7 @@ function exitReason(code: number | null, signal: NodeJS.Signals | null): string 
 }
 
 /** Signals the child's whole process group (it leads one: spawned `detached`). */
-function signalGroup(proc: ChildProcess, sig: NodeJS.Signals): void {
+export function signalGroup(proc: ChildProcess, sig: NodeJS.Signals): void {
   try {
     process.kill(-proc.pid!, sig);
   } catch {

@@ -178,6 +178,13 @@ test('a child that dies on every start is restarted with growing delays, not spu
   // The rest of the system is unaffected.
   assert.equal(p.child.exitCode, null);
   assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+  // The restarts and the growing delay are in /metrics too.
+  await until('feed restarts in /metrics', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const restartsSeen = Number(/^tickgate_child_restarts_total\{child="feed"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    const delay = Number(/^tickgate_child_restart_delay_seconds\{child="feed"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+    return restartsSeen >= 5 && delay >= 1.6;
+  }, 10_000, 200);
   await stopCleanly(p);
   await until('no child left', () => descendants(p.child.pid!).length === 0, 5_000);
 });
