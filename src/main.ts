@@ -88,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let config: Config;
   try {
-    config = load(process.env, readConfigFiles());
+    config = load(process.env, readConfigFiles(), role);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`tickgate ${role}: ${err.message}`);
