@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as zmq from 'zeromq';
 import { freePort } from '../../src/start/embedded-redis.ts';
 import { spawnStart } from '../helpers/processes.ts';
@@ -125,6 +126,12 @@ test('/metrics from either worker shows the totals of what the test did', { time
     assert.match(text, /# TYPE tickgate_event_loop_lag_seconds gauge/);
   };
   await eitherWorker('open sockets', req, expectWhileOpen);
+
+  // The README's metrics table names exactly the metrics served.
+  const readme = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md'), 'utf8');
+  const documented = new Set([...readme.matchAll(/^\| `(tickgate_[a-z_]+)` \|/gm)].map((m) => m[1]));
+  const served = new Set([...(await req('GET', '/metrics')).text.matchAll(/^# TYPE (tickgate_[a-z_]+) /gm)].map((m) => m[1]));
+  assert.deepEqual([...served].sort(), [...documented].sort());
 
   // Logout closes every socket of the session with 4003, on both workers.
   assert.equal((await req('POST', '/api/auth/logout', undefined, access)).status, 204);
