@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { roleValidates } from './roles.ts';
 import { schema, type Config, type Setting } from './schema.ts';
 
 export { schema, type Config } from './schema.ts';
@@ -45,7 +46,11 @@ export function readConfigFiles(dir = configDir): Record<string, string> {
   return out;
 }
 
-export function load(env: NodeJS.ProcessEnv = process.env, files: Record<string, string> = {}): Config {
+/**
+ * `role`, when given, limits validation to the settings that role reads (config/roles.ts): a bad
+ * value elsewhere is not its problem and the setting keeps its default. Without it, everything.
+ */
+export function load(env: NodeJS.ProcessEnv = process.env, files: Record<string, string> = {}, role?: string): Config {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const [key, setting] of Object.entries(schema) as [string, Setting<unknown>][]) {
@@ -56,9 +61,10 @@ export function load(env: NodeJS.ProcessEnv = process.env, files: Record<string,
     }
     const r = setting.parse(raw);
     if (r.ok) out[key] = r.value;
-    else problems.push(`${setting.env}: ${r.problem}`);
+    else if (roleValidates(role, key)) problems.push(`${setting.env}: ${r.problem}`);
+    else out[key] = setting.default === undefined ? undefined : (setting.parse(setting.default) as { value: unknown }).value;
   }
-  if (out.nodeEnv === 'production' && out.jwtSecret === undefined) {
+  if (out.nodeEnv === 'production' && out.jwtSecret === undefined && roleValidates(role, 'jwtSecret')) {
     problems.push('JWT_SECRET: required when NODE_ENV=production');
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -11,9 +11,11 @@ import { runTap } from './ctl/tap.ts';
 import { Simulator } from './feed/simulator.ts';
 import { startGateway } from './gateway/gateway.ts';
 import { Ingester } from './ingester/ingester.ts';
+import { ingesterMetrics } from './ingester/ingester-metrics.ts';
+import { MetricsPublisher } from './metrics/snapshots.ts';
 import { createLogger } from './log.ts';
 import { RedisNotInstalledError } from './start/embedded-redis.ts';
-import { runStart } from './start/supervisor.ts';
+import { runStart, STANDBY_ACTIVATE, STANDBY_ENV, SUPERVISOR_PID_ENV } from './start/supervisor.ts';
 import { connectRedis, waitReady } from './store/redis.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -55,8 +57,14 @@ async function runIngester(config: Config) {
   const redis = connectRedis(requireRedisUrl(config, 'ingester'), log, 'ingester');
   await waitReady(redis, 15_000);
   const ing = await Ingester.start(config, redis, log);
+  const metrics = ingesterMetrics(ing);
+  const publisher = new MetricsPublisher(redis, metrics.registry, 'ingester', log);
+  publisher.start();
   return async () => {
+    publisher.stop();
     await ing.close();
+    await publisher.publish();
+    metrics.stop();
     await redis.quit().catch(() => redis.disconnect());
   };
 }
@@ -82,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let config: Config;
   try {
-    config = load(process.env, readConfigFiles());
+    config = load(process.env, readConfigFiles(), role);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`tickgate ${role}: ${err.message}`);
@@ -91,6 +99,14 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (!entry) return oneShot!.run(config, argv.slice(1));
+  // A standby started ahead of need by `tickgate start`: its code is loaded, and it begins its
+  // role the moment the supervisor says so (a replacement worker then listens at once).
+  if (process.env[STANDBY_ENV] === '1' && process.send) {
+    process.once('disconnect', () => process.exit(0)); // the supervisor is gone
+    await new Promise<void>((resolve) => process.on('message', (m) => m === STANDBY_ACTIVATE && resolve()));
+    process.removeAllListeners('disconnect');
+    process.disconnect();
+  }
   let stop: () => Promise<void>;
   try {
     stop = await entry.run(config);
@@ -117,6 +133,10 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // A child of `tickgate start` leads its own process group, so nothing reaches it if the
+    // supervisor is killed outright: it notices being orphaned and stops itself.
+    const supervisor = Number(process.env[SUPERVISOR_PID_ENV]);
+    if (supervisor > 0) setInterval(() => process.ppid !== supervisor && onSignal('SIGTERM'), 1_000).unref();
   });
 }
 

@@ -21,4 +21,6 @@ export interface GatewayContext {
   bus: Bus;
   /** Socket leases in Redis (sockets per user across workers) and the periodic session check. */
   sessionSockets: SessionSockets;
+  /** True once the worker began its drain: `/readyz` answers 503 so a load balancer moves away. */
+  draining(): boolean;
 }

@@ -9,6 +9,10 @@ import { CloseCodes } from '../protocol/close-codes.ts';
 import { connectRedis } from '../store/redis.ts';
 import { Bus } from './bus.ts';
 import type { GatewayContext } from './context.ts';
+import { closeOffsets, readyzGraceMs, reconnectAfterMs } from './drain.ts';
+import { gatewayMetrics } from './gateway-metrics.ts';
+import { registerMetricsRoute } from './metrics-route.ts';
+import { MetricsPublisher } from '../metrics/snapshots.ts';
 import { IngestLink } from './ingest-link.ts';
 import { handleOperatorBroadcast } from './operator-actions.ts';
 import { registerRoutes } from './routes.ts';
@@ -19,9 +23,8 @@ import { closeSessionSockets, deliverToSession, isLive, sendText, SocketRegistry
 import { registerSocketRoute } from './ws-route.ts';
 import { assertNativeUws, uws, type us_listen_socket } from './uws.ts';
 
-/** Reconnect hints sent with `shutdown`: spread over [min, min + spread) ms. */
-const SHUTDOWN_RECONNECT_MIN_MS = 500;
-const SHUTDOWN_RECONNECT_SPREAD_MS = 4_500;
+/** After the last scheduled close, how long the worker waits for uWS to report the closes. */
+const CLOSE_SETTLE_MS = 200;
 
 export interface Gateway {
   port: number;
@@ -36,6 +39,7 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
   const app = uws.App();
   const redis = connectRedis(config.redisUrl, log, 'gateway');
   const registry = new SocketRegistry();
+  let draining = false;
   const link = new IngestLink({
     app, redis, log, endpoint: config.ingestBind, receiveHighWaterMark: config.ingestHwm,
     // Operator broadcasts (notify, announce, disconnect) act on this worker's sockets.
@@ -45,6 +49,7 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
       const text = encode({ type: 'epoch', epoch });
       for (const ws of registry.all()) if (isLive(ws)) sendText(ws, text);
     },
+    onLatencySample: (json) => metrics.observeLatency(json),
   });
   const sessionSockets = new SessionSockets(redis, registry, config.maxSocketsPerUser, log);
   const bus = new Bus(config.redisUrl, redis, log, {
@@ -53,19 +58,24 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
     // A bus that was down may have missed revocations: re-check the local sessions at once.
     resubscribed: () => void sessionSockets.renew(),
   });
+  const metrics = gatewayMetrics({ registry, link, redis, busReady: () => bus.ready });
+  const metricsPublisher = new MetricsPublisher(redis, metrics.registry, 'gateway', log);
   const ctx: GatewayContext = {
     config, app, redis, link, log,
     tokens: new AccessTokens(jwtSecret, config.accessTtlS),
     workerId: String(process.pid),
     bus, sessionSockets,
+    draining: () => draining,
   };
   const stopSocketChecks = registerSocketRoute({
     config, app, redis, link, log, registry, tokens: ctx.tokens, leases: sessionSockets, workerId: ctx.workerId,
   });
+  registerMetricsRoute(app, redis, metricsPublisher, log);
   registerSessionRoutes(ctx);
   registerRoutes(ctx);
   link.start();
   sessionSockets.start();
+  metricsPublisher.start();
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
@@ -73,26 +83,58 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
   const port = uws.us_socket_local_port(listenSocket as never);
   log.info({ host: config.host, port, ingest: config.ingestBind }, 'gateway listening');
 
-  let closed = false;
+  let closing: Promise<void> | undefined;
+  /**
+   * The drain (see drain.ts): 503 on /readyz, then no new connections, then each socket gets
+   * `shutdown` and 1001 at its own moment in the window while the others keep streaming.
+   */
+  const drain = async () => {
+    const began = Date.now();
+    const drainMs = config.drainMs;
+    draining = true;
+    await sleep(readyzGraceMs(drainMs));
+    uws.us_listen_socket_close(listenSocket);
+    const sockets = [...registry.all()];
+    const offsets = closeOffsets(sockets.length, drainMs);
+    const timers = sockets.map((ws, i) => setTimeout(() => {
+      if (isLive(ws)) ws.getUserData().actor!.send({ type: 'server.drain', reconnectAfterMs: reconnectAfterMs(drainMs) });
+      // A socket whose actor is gone (it failed, or the socket is between upgrade and open) has
+      // no one to decide: it goes with the server.
+      else registry.end(ws, CloseCodes.goingAway);
+    }, Math.max(0, offsets[i]! - (Date.now() - began))));
+    await sleep(Math.max(0, (offsets.at(-1) ?? 0) - (Date.now() - began)));
+    // Sockets that opened during the grace period, and any timer not yet run: closed now.
+    for (const t of timers) clearTimeout(t);
+    for (const ws of [...registry.all()]) {
+      if (ws.getUserData().closed) continue;
+      if (isLive(ws)) ws.getUserData().actor!.send({ type: 'server.drain', reconnectAfterMs: reconnectAfterMs(drainMs) });
+      else registry.end(ws, CloseCodes.goingAway);
+    }
+    // uWS reports each close (and the registry forgets the socket) once its close frame is out.
+    const settleBy = Math.min(began + drainMs, Date.now() + CLOSE_SETTLE_MS);
+    while (registry.bySession.size > 0 && Date.now() < settleBy) await sleep(10);
+  };
+
   return {
     port, ctx, registry,
-    async close() {
-      if (closed) return;
-      closed = true;
-      uws.us_listen_socket_close(listenSocket);
-      stopSocketChecks();
-      // Clients learn to reconnect, each after its own jittered delay so they do not all return at
-      // once. (A drain window that keeps serving for DRAIN_MS comes with graceful drain.)
-      for (const ws of [...registry.all()]) {
-        if (isLive(ws)) ws.getUserData().actor!.send({ type: 'server.drain', reconnectAfterMs: SHUTDOWN_RECONNECT_MIN_MS + Math.floor(Math.random() * SHUTDOWN_RECONNECT_SPREAD_MS) });
-        // A socket whose actor is gone (it failed, or the socket is between upgrade and open) has
-        // no one to decide: it goes with the server.
-        else registry.end(ws, CloseCodes.goingAway);
-      }
-      link.close();
-      sessionSockets.close();
-      await bus.close();
-      await redis.quit().catch(() => redis.disconnect());
+    close() {
+      closing ??= (async () => {
+        await drain();
+        stopSocketChecks();
+        link.close();
+        sessionSockets.close();
+        // The final totals stay visible to the other workers' /metrics until the snapshot expires.
+        metricsPublisher.stop();
+        await metricsPublisher.publish();
+        metrics.stop();
+        await bus.close();
+        await redis.quit().catch(() => redis.disconnect());
+      })();
+      return closing;
     },
   };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

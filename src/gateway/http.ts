@@ -5,6 +5,7 @@
  */
 import type { HttpResponse } from './uws.ts';
 import { ErrorCodes, type ErrorCode } from '../protocol/error-codes.ts';
+import { countHttpError } from './event-counts.ts';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 201: '201 Created', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
@@ -34,6 +35,7 @@ export class Reply {
 
   error(code: ErrorCode, message?: string, headers: Record<string, string> = {}): void {
     const e = ErrorCodes[code];
+    countHttpError(code);
     this.json(e.status, { error: { code, message: message ?? e.message } }, headers);
   }
 

@@ -52,11 +52,13 @@ export interface IngestLinkOptions {
   onBroadcast?: (msg: BroadcastMessage) => void;
   /** A new epoch: every socket is told before the fresh snapshots follow. */
   onEpoch?: (epoch: string) => void;
+  /** A sampled published tick's ltp encoding (see TokenStreamDeps). */
+  onLatencySample?: (ltpJson: Buffer | string) => void;
 }
 
 export class IngestLink {
   ticksIn = 0;
-  readonly stats: LinkStats = { gapsDetected: 0, ticksRecovered: 0, gapMessages: 0, ticksLost: 0, duplicates: 0, heldOverflow: 0 };
+  readonly stats: LinkStats = { gapsDetected: 0, ticksRecovered: 0, gapMessages: 0, ticksLost: 0, duplicates: 0, heldOverflow: 0, ticksForwarded: 0, deliveries: [0, 0, 0] };
   /** Names this worker's own ZeroMQ topic, by which the ingester counts connected workers. */
   readonly linkId = randomUUID();
   private epochRaw: Buffer | undefined;
@@ -76,6 +78,7 @@ export class IngestLink {
       app: opts.app,
       log: opts.log,
       stats: this.stats,
+      onLatencySample: opts.onLatencySample,
       readNewest: (token) => readTokenNewest(opts.redis, token),
       readHistory: (token, after) => readHistory(opts.redis, token, after),
       isCurrent: (s) => this.streams.get(s.token) === s,

@@ -134,6 +134,7 @@ export function registerRoutes(ctx: GatewayContext): void {
   app.get('/healthz', (res) => new Reply(res).json(200, { status: 'ok' }));
 
   app.get('/readyz', (res) => {
+    if (ctx.draining()) return new Reply(res).json(503, { status: 'draining' });
     const down: string[] = [];
     // The bus subscription is a second Redis connection; without it logout cannot reach this worker.
     if (redis.status !== 'ready' || !ctx.bus.ready) down.push('redis');

@@ -37,12 +37,21 @@ export interface LinkStats {
   ticksLost: number;
   duplicates: number;
   heldOverflow: number;
+  /** Ticks published to this worker's topics, live or recovered. */
+  ticksForwarded: number;
+  /** Messages those ticks became, per mode (ltp, quote, full): subscribers of the topic at publish time. */
+  deliveries: [number, number, number];
 }
+
+/** Every how many forwarded ticks one feed-to-publish latency sample is taken (a power of two, minus one). */
+const LATENCY_SAMPLE_MASK = 63;
 
 export interface TokenStreamDeps {
   app: TemplatedApp;
   log: Logger;
   stats: LinkStats;
+  /** One tick in 64 as published (its ltp encoding, which carries the feed `ts`): for the latency histogram. */
+  onLatencySample?: (ltpJson: Buffer | string) => void;
   /** The newest known tick and whether the token is paused (Redis). Rejects when Redis is down. */
   readNewest(token: number): Promise<{ tick: Tick | undefined; paused: boolean }>;
   readHistory(token: number, afterSeq: number): Promise<HistoryRead>;
@@ -179,6 +188,17 @@ export class TokenStream {
     app.publish(this.topics[0], frames[2]!);
     app.publish(this.topics[1], frames[3]!);
     app.publish(this.topics[2], frames[4]!);
+    this.counted(frames[2]!);
+  }
+
+  /** Counts a published tick and its deliveries; every 64th gives a latency sample. */
+  private counted(ltpJson: Buffer | string): void {
+    const { app, stats } = this.deps;
+    const d = stats.deliveries;
+    d[0] += app.numSubscribers(this.topics[0]);
+    d[1] += app.numSubscribers(this.topics[1]);
+    d[2] += app.numSubscribers(this.topics[2]);
+    if ((++stats.ticksForwarded & LATENCY_SAMPLE_MASK) === 0) this.deps.onLatencySample?.(ltpJson);
   }
 
   private forwardRecovered(tick: Tick): void {
@@ -186,6 +206,7 @@ export class TokenStream {
     this.seq = tick.seq;
     this.latest = enc;
     for (let i = 0; i < 3; i++) this.deps.app.publish(this.topics[i]!, enc[i]!);
+    this.counted(enc[0]);
   }
 
   private publishAll(bytes: Buffer | string): void {

@@ -22,6 +22,7 @@ import { sendMessage, type Socket, type SocketData, type SocketRegistry } from '
 import { catchUp, conflate, releaseAllHolds, subscribe, unsubscribe } from './subscription-join.ts';
 import { uws, type TemplatedApp } from './uws.ts';
 import { upgradeHandler } from './ws-upgrade.ts';
+import { countConflation, countWsError } from './event-counts.ts';
 
 /** The contract's frame limit: larger messages close the socket with 1009. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -192,6 +193,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
     if (d.closed) return;
     switch (e.type) {
       case 'effect.send':
+        if (e.message.type === 'error') countWsError(e.message.code);
         return sendMessage(ws, e.message);
       case 'effect.ping':
         ws.ping();
@@ -204,6 +206,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       case 'effect.unsubscribe':
         return unsubscribe(ws, e, link);
       case 'effect.conflate':
+        countConflation();
         d.log?.info({ buffered: ws.getBufferedAmount(), tokens: e.tokens.length }, 'socket behind: conflating');
         return conflate(ws, link, e.tokens);
       case 'effect.catchUp':

@@ -16,6 +16,7 @@ import { connectionAttempt, originAllowed } from './limits.ts';
 import type { SessionSockets } from './session-sockets.ts';
 import type { Socket, SocketData, SocketRegistry } from './socket-model.ts';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from './uws.ts';
+import { countHttpError } from './event-counts.ts';
 
 export interface UpgradeDeps {
   config: Config;
@@ -93,6 +94,7 @@ export function upgradeHandler(deps: UpgradeDeps) {
 /** Refuses an upgrade with a coded JSON body; no socket is created. */
 function refuse(res: HttpResponse, code: ErrorCode, extraHeaders: Record<string, string> = {}): void {
   const e = ErrorCodes[code];
+  countHttpError(code);
   res.cork(() => {
     res.writeStatus(statusLine(e.status));
     res.writeHeader('content-type', 'application/json');

@@ -42,7 +42,7 @@ export interface EmbeddedRedis {
   kill9(): Promise<void>;
 }
 
-export async function startEmbeddedRedis(dir: string, opts: { port?: number; readyTimeoutMs?: number } = {}): Promise<EmbeddedRedis> {
+export async function startEmbeddedRedis(dir: string, opts: { port?: number; readyTimeoutMs?: number; detached?: boolean } = {}): Promise<EmbeddedRedis> {
   if (!redisServerAvailable()) throw new RedisNotInstalledError();
   fs.mkdirSync(dir, { recursive: true });
   const port = opts.port ?? (await freePort());
@@ -53,7 +53,8 @@ export async function startEmbeddedRedis(dir: string, opts: { port?: number; rea
       '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '',
       '--daemonize', 'no', '--protected-mode', 'yes', '--logfile', '',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // detached: its own process group, for a supervisor that stops it last rather than with Ctrl-C.
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false },
   );
   let output = '';
   await new Promise<void>((resolve, reject) => {

@@ -50,4 +50,11 @@ export const Keys = {
   loginFailsIp: (ip: string) => `tg:throttle:login:ip:${ip}`,
   /** counter with a 10 s window: WebSocket upgrade attempts from one client IP */
   connAttemptsIp: (ip: string) => `tg:throttle:conn:${ip}`,
+  /**
+   * string (prom-client JSON, expires unless refreshed): the newest metrics of one process
+   * (`gateway:<pid>`, `ingester:<pid>`, `supervisor:<pid>`); `/metrics` on any worker sums them
+   */
+  metricsSnapshot: (processId: string) => `tg:metrics:${processId}`,
+  /** set of process ids that published a metrics snapshot (pruned when its snapshot expired) */
+  metricsProcesses: 'tg:metrics:procs',
 } as const;

@@ -61,6 +61,8 @@ export async function startProcessSystem(outer: After, env: Record<string, strin
     INGEST_BIND: `ipc://${dir}/ingest.sock`,
     CONTROL_BIND: `ipc://${dir}/control.sock`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // A stopping gateway drains its sockets over this window (10 s by default).
+    DRAIN_MS: '1000',
     ...env,
   };
   const config = load({ ...roleEnv, JWT_SECRET: TEST_JWT_SECRET, HOST: '127.0.0.1', PORT: '0' });

@@ -110,6 +110,8 @@ export async function startSystem(outer: After, opts: SystemOptions = {}): Promi
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SIM_TOKENS: '20',
     SIM_RATE: '400',
+    // A stopping gateway drains its sockets over this window (10 s by default).
+    DRAIN_MS: '1000',
     ...opts.env,
   });
   const log = createLogger(config.logLevel, 'test');

@@ -5,18 +5,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/start/embedded-redis.ts';
 import { until, withTimeout } from '../helpers/wait.ts';
+import { alive, descendants, groupMembers } from '../helpers/processes.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
-/** pids of every live process in a process group. */
-function groupMembers(pgid: number): number[] {
-  const out = execFileSync('ps', ['-e', '-o', 'pid=,pgid='], { encoding: 'utf8' });
-  return out.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter(([, g]) => g === pgid).map(([p]) => p!);
+/**
+ * The supervisor's children lead their own process groups (a Ctrl-C reaches only the supervisor,
+ * which stops them in order), so "nothing left" means every process seen below the root is gone.
+ */
+function killTree(pids: number[]) {
+  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 test('npm start serves, streams a tick, and stops cleanly on SIGINT with no child left', { timeout: 90_000 }, async () => {
@@ -31,8 +34,10 @@ test('npm start serves, streams a tick, and stops cleanly on SIGINT with no chil
   };
   delete env.REDIS_URL;
   delete env.JWT_SECRET;
-  // detached: its own process group, so the SIGINT below reaches everything the way Ctrl-C does.
+  // detached: its own process group, so the SIGINT below reaches npm and tickgate the way Ctrl-C
+  // does; tickgate's children lead groups of their own and are stopped by tickgate, in order.
   const npm = spawn('npm', ['start'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tree: number[] = [];
   let out = '';
   npm.stdout.on('data', (b) => (out += b));
   npm.stderr.on('data', (b) => (out += b));
@@ -57,7 +62,8 @@ test('npm start serves, streams a tick, and stops cleanly on SIGINT with no chil
     assert.ok(fs.existsSync(path.join(dir, 'jwt_secret')), 'JWT key generated into the data dir');
     assert.ok(fs.existsSync(path.join(dir, 'redis')), 'embedded Redis keeps its data in the data dir');
 
-    const members = groupMembers(npm.pid!);
+    const members = descendants(npm.pid!).map((d) => d.pid);
+    tree.push(...members);
     assert.ok(members.length >= 6, `npm, tickgate, redis, feed, ingester, 2 gateways: saw ${members.length}`);
     process.kill(-npm.pid!, 'SIGINT');
     const { code, signal } = await withTimeout(exited, 30_000, 'npm start to exit after SIGINT');
@@ -66,8 +72,10 @@ test('npm start serves, streams a tick, and stops cleanly on SIGINT with no chil
     assert.ok(code === 0 || signal === 'SIGINT', `npm exit ${code} ${signal}`);
     assert.match(out, /\[tickgate\] stopped/);
     await until('no process of the group left', () => groupMembers(npm.pid!).length === 0, 5_000);
+    await until('no process started under npm left', () => members.every((pid) => !alive(pid)), 5_000);
   } finally {
     if (groupMembers(npm.pid!).length > 0) process.kill(-npm.pid!, 'SIGKILL');
+    killTree(tree);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -81,6 +89,7 @@ test('tickgate start exits 0 on SIGTERM and leaves no child behind', { timeout: 
   };
   delete env.REDIS_URL;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tree: number[] = [];
   let out = '';
   child.stdout.on('data', (b) => (out += b));
   child.stderr.on('data', (b) => (out += b));
@@ -88,12 +97,15 @@ test('tickgate start exits 0 on SIGTERM and leaves no child behind', { timeout: 
   try {
     await until('the ready line', () => /ready: /.test(out) || child.exitCode !== null, 45_000, 100);
     assert.match(out, /ready: /, out);
-    assert.ok(groupMembers(child.pid!).length >= 3, 'tickgate, redis, ingester, gateway');
+    const kids = descendants(child.pid!).map((d) => d.pid);
+    tree.push(...kids);
+    assert.ok(kids.length >= 3, `redis, ingester, gateway under tickgate: saw ${kids.length}`);
     child.kill('SIGTERM'); // the supervisor alone: it must stop its children itself
     assert.equal(await withTimeout(exited, 30_000, 'exit after SIGTERM'), 0, out);
-    await until('no child left', () => groupMembers(child.pid!).length === 0, 5_000);
+    await until('no child left', () => groupMembers(child.pid!).length === 0 && kids.every((pid) => !alive(pid)), 5_000);
   } finally {
     if (groupMembers(child.pid!).length > 0) process.kill(-child.pid!, 'SIGKILL');
+    killTree(tree);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
