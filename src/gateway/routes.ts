@@ -3,16 +3,19 @@
  * requests are stack-allocated and die at the first await), answers through `Reply`, and maps
  * infrastructure failures to 503 rather than letting a request hang or crash the worker.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { hashPassword, verifyPassword } from '../auth/passwords.ts';
+import { HashGate, verifyPassword } from '../auth/passwords.ts';
 import { authenticateAccess } from '../auth/authenticate.ts';
 import { createSession } from '../auth/sessions.ts';
 import { refundLoginAttempt, reserveLoginAttempt } from '../auth/throttle.ts';
-import { createUser, findUser } from '../auth/users.ts';
+import { createUser, findUser, userExists } from '../auth/users.ts';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, USERNAME_RE } from '../protocol/credentials.ts';
 import { isRedisUnavailable } from '../store/redis.ts';
 import type { GatewayContext } from './context.ts';
 import { readInstruments } from './token-store.ts';
+import { clientIp, trustedProxiesOf } from './client-ip.ts';
+import { registrationAttempt } from './limits.ts';
 import { bearerToken, readJsonBody, Reply, type BodyResult } from './http.ts';
 import type { HttpRequest, HttpResponse } from './uws.ts';
 
@@ -34,12 +37,12 @@ export interface RequestInfo {
   ip: string;
 }
 
-function copyRequest(res: HttpResponse, req: HttpRequest): RequestInfo {
+function copyRequest(ctx: GatewayContext, res: HttpResponse, req: HttpRequest): RequestInfo {
   return {
     authorization: req.getHeader('authorization'),
     contentType: req.getHeader('content-type'),
     contentLength: req.getHeader('content-length'),
-    ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    ip: clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for'), trustedProxiesOf(ctx.config)),
   };
 }
 
@@ -47,7 +50,7 @@ function copyRequest(res: HttpResponse, req: HttpRequest): RequestInfo {
 export function route(ctx: GatewayContext, handler: Handler) {
   return (res: HttpResponse, req: HttpRequest) => {
     const reply = new Reply(res);
-    const info = copyRequest(res, req);
+    const info = copyRequest(ctx, res, req);
     handler(reply, info).catch((err: unknown) => {
       if (isRedisUnavailable(err)) {
         ctx.log.warn({ err }, 'redis unavailable during request');
@@ -95,11 +98,18 @@ export async function loginResponse(ctx: GatewayContext, userId: string, sid: st
 
 export function registerRoutes(ctx: GatewayContext): void {
   const { app, redis, config } = ctx;
+  const hashGate = new HashGate();
 
   app.post('/api/auth/register', route(ctx, async (reply, info) => {
     const creds = await body(ctx, reply, info, credentials);
     if (!creds) return;
-    const user = await createUser(redis, creds.username, await hashPassword(creds.password));
+    const retryAfterS = await registrationAttempt(redis, info.ip, config.registerLimitPerMin);
+    if (retryAfterS > 0) return reply.error('too_many_requests', undefined, { 'retry-after': String(retryAfterS) });
+    // The name first: a taken name costs no bcrypt work (createUser still decides atomically).
+    if (await userExists(redis, creds.username)) return reply.error('username_taken');
+    const pwHash = await hashGate.hash(creds.password);
+    if (pwHash === undefined) return reply.error('busy', undefined, { 'retry-after': '1' });
+    const user = await createUser(redis, creds.username, pwHash);
     if (user === 'taken') return reply.error('username_taken');
     ctx.log.info({ user: user.username }, 'user registered');
     reply.json(201, { id: user.id, username: user.username });
@@ -111,11 +121,13 @@ export function registerRoutes(ctx: GatewayContext): void {
     if (!creds) return;
     const gate = await reserveLoginAttempt(redis, creds.username, info.ip, config.loginLimitPerMin);
     if (!gate.ok) return reply.error('too_many_requests', undefined, { 'retry-after': String(gate.retryAfterS) });
+    // A username under attack from elsewhere: slowed by a bounded delay, never refused.
+    if (gate.delayMs > 0) await sleep(gate.delayMs);
     const user = USERNAME_RE.test(creds.username) ? await findUser(redis, creds.username) : undefined;
     const ok = await verifyPassword(creds.password, user?.pwHash);
     if (!ok || !user) return reply.error('invalid_credentials');
     await refundLoginAttempt(redis, creds.username, info.ip);
-    const { sid, refreshToken } = await createSession(redis, user, config.refreshTtlS);
+    const { sid, refreshToken } = await createSession(redis, user, { refreshTtlS: config.refreshTtlS, maxAgeS: config.sessionMaxAgeS });
     reply.json(200, await loginResponse(ctx, user.id, sid, refreshToken));
   }));
 

@@ -12,6 +12,7 @@ import { authenticateAccess } from '../auth/authenticate.ts';
 import type { AccessTokens } from '../auth/tokens.ts';
 import { ErrorCodes, type ErrorCode } from '../protocol/error-codes.ts';
 import { bearerToken, statusLine } from './http.ts';
+import { clientIp, trustedProxiesOf } from './client-ip.ts';
 import { connectionAttempt, originAllowed } from './limits.ts';
 import type { SessionSockets } from './session-sockets.ts';
 import type { Socket, SocketData, SocketRegistry } from './socket-model.ts';
@@ -51,7 +52,7 @@ export function upgradeHandler(deps: UpgradeDeps) {
       queryToken: req.getQuery('access_token') ?? '',
       origin: req.getHeader('origin'),
       host: req.getHeader('host'),
-      ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+      ip: clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for'), trustedProxiesOf(config)),
     };
     let aborted = false;
     res.onAborted(() => {

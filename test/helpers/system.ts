@@ -110,6 +110,8 @@ export async function startSystem(outer: After, opts: SystemOptions = {}): Promi
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SIM_TOKENS: '20',
     SIM_RATE: '400',
+    // Tests register many users from 127.0.0.1; limits.test.ts and security tests set their own.
+    REGISTER_LIMIT_PER_MIN: '100000',
     ...opts.env,
   });
   const log = createLogger(config.logLevel, 'test');
