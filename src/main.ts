@@ -19,11 +19,17 @@ const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
 const dataDir = (config: Config) => path.resolve(PROJECT_ROOT, config.dataDir);
 
 const ROLES: Record<string, { about: string; run: (config: Config) => Promise<() => Promise<void>> }> = {
-  start: { about: 'everything on one machine: redis (embedded), feed simulator, ingester, gateway workers', run: (c) => runStart(c, dataDir(c)) },
+  start: { about: 'everything on one machine: redis (embedded), feed simulator, ingester, gateway workers', run: startAll },
   feed: { about: 'the random-walk market-data simulator (ZeroMQ PUB at FEED_BIND)', run: runFeed },
   ingester: { about: 'feed SUB → validate → seq → XPUB at INGEST_BIND', run: runIngester },
   gateway: { about: 'one gateway worker: HTTP API and WebSocket on HOST:PORT', run: runGateway },
 };
+
+async function startAll(config: Config): Promise<() => Promise<void>> {
+  // Each worker would bind its own free port, so clients could not find them behind one URL.
+  if (config.port === 0) throw new ConfigError(['PORT: `tickgate start` needs a fixed port its workers can share (0 works for `tickgate gateway` alone)']);
+  return runStart(config, dataDir(config));
+}
 
 /** Roles that do one thing and exit with their own status instead of running until a signal. */
 const ONE_SHOT_ROLES: Record<string, { about: string; run: (config: Config, args: string[]) => Promise<number> }> = {

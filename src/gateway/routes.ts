@@ -96,6 +96,9 @@ export async function loginResponse(ctx: GatewayContext, userId: string, sid: st
   return { access_token: access.token, refresh_token: refreshToken, token_type: 'Bearer', expires_in: access.expiresIn };
 }
 
+/** How long a worker answers `/api/instruments` from its last read. */
+export const INSTRUMENTS_CACHE_MS = 1_000;
+
 export function registerRoutes(ctx: GatewayContext): void {
   const { app, redis, config } = ctx;
   const hashGate = new HashGate();
@@ -136,10 +139,22 @@ export function registerRoutes(ctx: GatewayContext): void {
     if (session) reply.json(200, { id: session.userId, username: session.username });
   }));
 
+  // A short per-worker cache: any number of requests cost Redis one read per worker per
+  // INSTRUMENTS_CACHE_MS, so this public route cannot be used to hammer Redis. Concurrent misses
+  // share one read.
+  let instruments: { at: number; value: Promise<unknown> } | undefined;
   app.get('/api/instruments', route(ctx, async (reply) => {
     // States as the ingester recorded them (pause state, its stale set), not guessed from `ts`,
     // which is the exchange's clock.
-    reply.json(200, await readInstruments(redis));
+    const now = Date.now();
+    if (!instruments || now - instruments.at >= INSTRUMENTS_CACHE_MS) {
+      const value = readInstruments(redis);
+      instruments = { at: now, value };
+      value.catch(() => {
+        if (instruments?.value === value) instruments = undefined; // a failure is not cached
+      });
+    }
+    reply.json(200, await instruments.value);
   }));
 
   app.get('/healthz', (res) => new Reply(res).json(200, { status: 'ok' }));

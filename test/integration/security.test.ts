@@ -197,3 +197,21 @@ test('two concurrent refreshes: one 200, one refresh_superseded, and the session
   assert.equal((await short.http('GET', '/api/me', undefined, won.body.access_token)).status, 200);
   assert.equal((await short.http('GET', '/api/me', undefined, u.access)).status, 200);
 });
+
+test('/api/instruments is answered from a short per-worker cache: 300 requests cost Redis a read or two', async () => {
+  const hgetalls = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await sys.redis.info('commandstats'))?.[1] ?? 0);
+  const before = await hgetalls();
+  const answers = await Promise.all(Array.from({ length: 300 }, () => sys.http('GET', '/api/instruments')));
+  assert.ok(answers.every((r) => r.status === 200 && Array.isArray(r.body)));
+  const reads = (await hgetalls()) - before;
+  assert.ok(reads <= 3, `${reads} reads of the last-tick hash`);
+});
+
+test('`tickgate start` with PORT=0 is refused with a message naming PORT', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
+    env: { ...process.env, PORT: '0', REDIS_URL: 'redis://127.0.0.1:1', LOG_LEVEL: 'silent' }, encoding: 'utf8', timeout: 20_000,
+  });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /PORT/);
+});
