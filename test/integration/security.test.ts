@@ -215,3 +215,23 @@ test('`tickgate start` with PORT=0 is refused with a message naming PORT', async
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /PORT/);
 });
+
+test('a client sending 30 msgs/s against MSG_RATE=20 is closed 4008 within 30 s', async () => {
+  const u = await sys.user();
+  const c = await sys.connect(u.access);
+  const t0 = Date.now();
+  const closed = c.waitClose(35_000);
+  let i = 0;
+  const timer = setInterval(() => {
+    if (c.ws.readyState === c.ws.OPEN) c.send({ op: 'ping', id: i++ });
+  }, 1000 / 30);
+  try {
+    const { code } = await closed;
+    const s = (Date.now() - t0) / 1000;
+    assert.equal(code, 4008);
+    assert.ok(s <= 30, `closed after ${s.toFixed(1)} s`);
+    console.log(`30 msgs/s vs MSG_RATE=20: closed 4008 after ${s.toFixed(1)} s, ${i} messages sent`);
+  } finally {
+    clearInterval(timer);
+  }
+});
