@@ -191,6 +191,12 @@ export const schema = {
   connRatePerIp: {
     env: 'CONN_RATE_PER_IP', default: '1000', doc: 'WebSocket upgrade attempts per IP per 10 s before 429', parse: int(1, 10_000_000),
   },
+  maxConnsPerIp: {
+    env: 'MAX_CONNS_PER_IP', default: '1000', doc: 'open sockets per client IP across all workers, checked before any auth work (429 beyond)', parse: int(1, 10_000_000),
+  },
+  maxConns: {
+    env: 'MAX_CONNS', default: '50000', doc: 'open sockets per gateway worker, checked before any auth work (503 beyond)', parse: int(1, 10_000_000),
+  },
   bodyLimitBytes: { env: 'BODY_LIMIT_BYTES', default: '16384', doc: 'largest HTTP request body (413 beyond)', parse: int(64, 16_777_216) },
   drainMs: { env: 'DRAIN_MS', default: '10000', doc: 'graceful drain window on SIGTERM/SIGINT', parse: int(0, 600_000) },
   slowCloseMs: {

@@ -162,6 +162,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       d.closed = true;
       registry.remove(ws);
       leases.release(d.userId, d.connId);
+      leases.releaseIp(d.ip, d.connId);
       releaseAllHolds(ws, link);
       const actor = d.actor;
       if (actor && actor.getSnapshot().status === 'active') actor.send({ type: 'socket.closed' });

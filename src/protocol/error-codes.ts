@@ -23,6 +23,8 @@ export const ErrorCodes = {
   unsupported_media_type: { status: 415, message: 'send the body as application/json' },
   too_many_requests: { status: 429, message: 'too many requests; retry later' },
   too_many_sockets: { status: 429, message: 'too many open sockets for this user' },
+  too_many_connections: { status: 429, message: 'too many open sockets from this address' },
+  server_full: { status: 503, message: 'this server has no room for another socket; retry later' },
   unavailable: { status: 503, message: 'a backing service is unavailable; retry shortly' },
   busy: { status: 503, message: 'the server is busy; retry after the time in Retry-After' },
   internal: { status: 500, message: 'internal error' },

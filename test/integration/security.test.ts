@@ -14,10 +14,12 @@ import { LOGIN_SLOWDOWN_MAX_MS } from '../../src/auth/throttle.ts';
 import { ROTATED_KEEP } from '../../src/auth/sessions.ts';
 import { startSystem, type System } from '../helpers/system.ts';
 import { claimsOf } from '../helpers/jwt.ts';
-import { withTimeout } from '../helpers/wait.ts';
+import { until, withTimeout } from '../helpers/wait.ts';
+import WebSocket from 'ws';
 
 const sys = await startSystem({ after }, { env: { LOGIN_LIMIT_PER_MIN: '10,100', TRUST_PROXY: '127.0.0.50' } });
 const reg = await startSystem({ after }, { env: { REGISTER_LIMIT_PER_MIN: '10' } });
+const caps = await startSystem({ after }, { env: { MAX_CONNS_PER_IP: '3', MAX_CONNS: '5' } });
 const short = await startSystem({ after }, { env: { SESSION_MAX_AGE_S: '60', REFRESH_GRACE_MS: '2000' } });
 
 interface Res { status: number; headers: http.IncomingHttpHeaders; body: any; ms: number }
@@ -234,4 +236,63 @@ test('a client sending 30 msgs/s against MSG_RATE=20 is closed 4008 within 30 s'
   } finally {
     clearInterval(timer);
   }
+});
+
+/** A socket from a chosen source address: the open socket, or the HTTP status of the refusal. */
+function socketFrom(ip: string, s: System, access: string): Promise<WebSocket | number> {
+  const ws = new WebSocket(`ws://127.0.0.1:${s.gateways[0]!.port}/ws?access_token=${access}`, { localAddress: ip });
+  return withTimeout(new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode!);
+      res.resume();
+      ws.terminate();
+    });
+    ws.once('error', (err) => {
+      if (ws.readyState !== ws.CLOSED) reject(err);
+    });
+  }), 10_000, 'the upgrade');
+}
+
+test('open sockets over MAX_CONNS_PER_IP get 429 before any token work; a closed socket frees a place', async () => {
+  const u = await caps.user();
+  const open: WebSocket[] = [];
+  for (let i = 0; i < 3; i++) {
+    const ws = await socketFrom('127.0.0.30', caps, u.access);
+    assert.ok(ws instanceof WebSocket, `socket ${i}: ${ws}`);
+    open.push(ws);
+  }
+  assert.equal(await socketFrom('127.0.0.30', caps, u.access), 429);
+  assert.equal(await socketFrom('127.0.0.30', caps, 'not-a-token'), 429, 'refused before the token is looked at');
+  const other = await socketFrom('127.0.0.31', caps, u.access);
+  assert.ok(other instanceof WebSocket, 'another IP is unaffected');
+  open[0]!.close();
+  await until('a place to free up', async () => {
+    const ws = await socketFrom('127.0.0.30', caps, u.access);
+    if (typeof ws === 'number') return false;
+    open.push(ws);
+    return true;
+  });
+  for (const ws of [...open, other]) ws.terminate();
+  await until('every socket to be gone', () => caps.gateways[0]!.registry.size === 0 || undefined);
+});
+
+test('sockets over MAX_CONNS on one worker get 503 before any token work', async () => {
+  const u = await caps.user();
+  const open: WebSocket[] = [];
+  for (let i = 0; i < 5; i++) {
+    const ws = await socketFrom(`127.0.5.${i + 1}`, caps, u.access);
+    assert.ok(ws instanceof WebSocket, `socket ${i}: ${ws}`);
+    open.push(ws);
+  }
+  assert.equal(await socketFrom('127.0.5.9', caps, u.access), 503);
+  assert.equal(await socketFrom('127.0.5.9', caps, 'not-a-token'), 503);
+  open[0]!.terminate();
+  await until('a place to free up', async () => {
+    const ws = await socketFrom('127.0.5.9', caps, u.access);
+    if (typeof ws === 'number') return false;
+    open.push(ws);
+    return true;
+  });
+  for (const ws of open) ws.terminate();
 });
