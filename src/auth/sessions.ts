@@ -38,6 +38,10 @@ export async function createSession(redis: Redis, user: User, life: SessionLifet
     .multi()
     .hset(Keys.session(sid), { uid: user.id, username: user.username, rt: hashToken(refreshToken), created: Date.now() })
     .expire(Keys.session(sid), Math.min(life.refreshTtlS, life.maxAgeS))
+    // The user's index of sessions lives as long as the newest could; ids of ended sessions in it
+    // are harmless (revoking them deletes nothing) and go with it.
+    .sadd(Keys.userSessions(user.id), sid)
+    .expire(Keys.userSessions(user.id), life.maxAgeS)
     .exec();
   return { sid, refreshToken };
 }
@@ -122,4 +126,18 @@ export async function rotateRefreshToken(redis: Redis, presented: string, rules:
 
 export async function deleteSession(redis: Redis, sid: string): Promise<boolean> {
   return (await redis.del(Keys.session(sid), Keys.sessionRotated(sid))) > 0;
+}
+
+/**
+ * Ends every session of a user (operator `disconnect` with `revoke`): their refresh tokens and
+ * access tokens stop working at once. Returns how many sessions existed. Throws if Redis is away.
+ */
+export async function revokeUserSessions(redis: Redis, username: string): Promise<number> {
+  const uid = await redis.hget(Keys.user(username), 'id');
+  if (!uid) return 0;
+  const sids = await redis.smembers(Keys.userSessions(uid));
+  if (sids.length === 0) return 0;
+  const keys = sids.flatMap((sid) => [Keys.session(sid), Keys.sessionRotated(sid)]);
+  const r = await redis.multi().exists(...sids.map((sid) => Keys.session(sid))).del(...keys, Keys.userSessions(uid)).exec();
+  return Number(r?.[0]?.[1] ?? 0);
 }

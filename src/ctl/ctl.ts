@@ -25,7 +25,8 @@ verbs:
   demand                       tokens that have at least one subscriber anywhere
   notify USER MESSAGE...       send a notice to every open socket of USER
   announce TOKEN... MESSAGE... send a notice to every subscriber of those tokens
-  disconnect USER              close every socket of USER (close code 1008)
+  disconnect USER [--revoke]   close every socket of USER (close code 1008); --revoke also ends
+                               every session of USER, so the client cannot reconnect
 
 options:
   --json         print the ingester's reply as raw JSON
@@ -104,9 +105,12 @@ export function parseCtlArgs(argv: readonly string[]): ParsedCtl {
       if (tokens.length === 0 || n === args.length) return { ok: false, error: 'usage: ctl announce TOKEN... MESSAGE...' };
       return done({ cmd: 'announce', tokens, message: args.slice(n).join(' ') });
     }
-    case 'disconnect':
-      if (args.length !== 1) return { ok: false, error: 'usage: ctl disconnect USER' };
-      return done({ cmd: 'disconnect', user: args[0]! });
+    case 'disconnect': {
+      const revoke = args.includes('--revoke');
+      const rest = args.filter((a) => a !== '--revoke');
+      if (rest.length !== 1) return { ok: false, error: 'usage: ctl disconnect USER [--revoke]' };
+      return done({ cmd: 'disconnect', user: rest[0]!, ...(revoke ? { revoke: true } : {}) });
+    }
     default:
       return { ok: false, error: `unknown verb "${verb}"` };
   }
@@ -131,7 +135,7 @@ const formatters: { [C in ControlCommand]: (request: RequestOf<C>, reply: Contro
     : 'no token has subscribers'),
   notify: (request) => `notice sent to every socket of ${request.user}`,
   announce: (request) => `notice sent to every subscriber of ${request.tokens.join(' ')}`,
-  disconnect: (request) => `closing every socket of ${request.user} (1008)`,
+  disconnect: (request) => `closing every socket of ${request.user} (1008)${request.revoke ? ' and revoking its sessions' : ''}`,
 };
 
 /** A successful reply as people read it. */

@@ -96,7 +96,7 @@ export async function loginResponse(ctx: GatewayContext, userId: string, sid: st
   return { access_token: access.token, refresh_token: refreshToken, token_type: 'Bearer', expires_in: access.expiresIn };
 }
 
-/** How long a worker answers `/api/instruments` from its last read. */
+/** How long a worker answers `/api/instruments` from its last read (at most; see STALE_MS below). */
 export const INSTRUMENTS_CACHE_MS = 1_000;
 
 export function registerRoutes(ctx: GatewayContext): void {
@@ -140,14 +140,15 @@ export function registerRoutes(ctx: GatewayContext): void {
   }));
 
   // A short per-worker cache: any number of requests cost Redis one read per worker per
-  // INSTRUMENTS_CACHE_MS, so this public route cannot be used to hammer Redis. Concurrent misses
-  // share one read.
+  // cacheMs, so this public route cannot be used to hammer Redis. Concurrent misses share one
+  // read. Shorter than a quarter of STALE_MS, so that no state is hidden for long.
+  const cacheMs = Math.min(INSTRUMENTS_CACHE_MS, Math.floor(config.staleMs / 4));
   let instruments: { at: number; value: Promise<unknown> } | undefined;
   app.get('/api/instruments', route(ctx, async (reply) => {
     // States as the ingester recorded them (pause state, its stale set), not guessed from `ts`,
     // which is the exchange's clock.
     const now = Date.now();
-    if (!instruments || now - instruments.at >= INSTRUMENTS_CACHE_MS) {
+    if (!instruments || now - instruments.at >= cacheMs) {
       const value = readInstruments(redis);
       instruments = { at: now, value };
       value.catch(() => {

@@ -31,6 +31,7 @@
 import { randomUUID } from 'node:crypto';
 import * as zmq from 'zeromq';
 import type { Redis } from 'ioredis';
+import { revokeUserSessions } from '../auth/sessions.ts';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';
 import type { ControlReply, ControlRequest, OperatorBroadcast } from '../protocol/control.ts';
@@ -328,6 +329,17 @@ export class Ingester {
       case 'announce':
         return this.operatorBroadcast({ type: 'announce', tokens: req.tokens, message: req.message });
       case 'disconnect':
+        if (req.revoke) {
+          // Sessions first: once the sockets close, the client's reconnect and refresh must fail.
+          // Redis trouble is answered as such; the sockets are then left alone (nothing half-done).
+          try {
+            const sessions = await revokeUserSessions(this.redis, req.user);
+            this.log.info({ user: req.user, sessions }, 'operator revoked a user\'s sessions');
+          } catch (err) {
+            this.log.warn({ err, user: req.user }, 'could not revoke sessions');
+            return { ok: false, error: 'unavailable: the sessions could not be revoked (Redis)' };
+          }
+        }
         return this.operatorBroadcast({ type: 'disconnect', user: req.user });
     }
   }

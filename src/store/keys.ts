@@ -10,6 +10,8 @@ export const Keys = {
    * rotated out last and when (the REFRESH_GRACE_MS window)
    */
   session: (sid: string) => `tg:sess:${sid}`,
+  /** set of a user's session ids (some may have expired): what `disconnect` with `revoke` ends */
+  userSessions: (userId: string) => `tg:usess:${userId}`,
   /**
    * list, newest first, at most ROTATED_KEEP entries: hashes of refresh tokens rotated out of a
    * session (reuse ⇒ revoke). Bounded so that a refresh loop cannot grow it.
