@@ -208,6 +208,10 @@ export const schema = {
     doc: "ZeroMQ high-water mark of the ingest link, at both ends (the ingester's XPUB send queue per gateway, a gateway worker's SUB receive queue); ticks dropped beyond it are recovered from history or reported as `gap`",
     parse: int(1, 10_000_000),
   },
+  zmqCurveDir: {
+    env: 'ZMQ_CURVE_DIR', default: undefined, defaultDoc: 'unset (off)',
+    doc: 'directory with the CURVE keys (`tickgate ctl keygen DIR`): the ingester\'s pair, this host\'s client pair and the client public keys allowed; when set, the control REP and ingest XPUB admit only those clients. With `NODE_ENV=production` a non-loopback control or ingest bind without it refuses to start', parse: nonEmpty,
+  },
   dataDir: {
     env: 'DATA_DIR', default: '.data', doc: 'where `tickgate start` keeps the embedded Redis data and the generated JWT key (relative to the project)', parse: nonEmpty,
   },

@@ -13,6 +13,7 @@ import { Ingester } from './ingester/ingester.ts';
 import { createLogger } from './log.ts';
 import { RedisNotInstalledError } from './start/embedded-redis.ts';
 import { runStart } from './start/supervisor.ts';
+import { refuseOpenBinds } from './zmq/curve.ts';
 import { connectRedis, waitReady } from './store/redis.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -33,7 +34,7 @@ async function startAll(config: Config): Promise<() => Promise<void>> {
 
 /** Roles that do one thing and exit with their own status instead of running until a signal. */
 const ONE_SHOT_ROLES: Record<string, { about: string; run: (config: Config, args: string[]) => Promise<number> }> = {
-  ctl: { about: 'control the ingester: pause, resume, status, demand, notify, announce, disconnect', run: (c, args) => runCtl(args, c.controlBind) },
+  ctl: { about: 'control the ingester: pause, resume, status, demand, notify, announce, disconnect', run: (c, args) => runCtl(args, c.controlBind, undefined, c.zmqCurveDir) },
   // Loaded only when asked for: the other roles need none of the bench's code.
   bench: { about: 'run the benchmark scenarios, print a table, write bench/results/<date>.json', run: async (_c, args) => (await import('./bench/cli.ts')).runBenchCli(args) },
 };
@@ -55,6 +56,7 @@ function requireRedisUrl(config: Config, role: string): string {
 }
 
 async function runIngester(config: Config) {
+  refuseOpenBinds(config); // before anything connects: a refused start leaves nothing behind
   const log = createLogger(config.logLevel, 'ingester');
   const redis = connectRedis(requireRedisUrl(config, 'ingester'), log, 'ingester');
   await waitReady(redis, 15_000);
