@@ -133,6 +133,11 @@ test('a taken name is refused before any bcrypt work', async () => {
 test('a registration flood from many IPs is shed with 503 + Retry-After while 20 concurrent logins all answer within their bound', async () => {
   const users = [];
   for (let i = 0; i < 20; i++) users.push(await sys.user());
+  // The bound is relative to the same 20 logins without a flood, measured just before: machine load
+  // (the suite runs files in parallel) moves both alike. Without the gate, each login would wait
+  // behind up to 200 queued hashes (about 200 × 50 ms / 4 threads ≈ 2.5 s more).
+  const quiet = await Promise.all(users.map((u, i) => login(`127.0.4.${i + 1}`, u.username, u.password)));
+  const baseline = Math.max(...quiet.map((l) => l.ms));
   // 200 registrations at once from 20 addresses (10 each: all under the per-IP limit).
   const flood = Array.from({ length: 200 }, (_, i) => httpFrom(`127.0.3.${(i % 20) + 1}`, sys, 'POST', '/api/auth/register', {
     username: `flood_${process.pid}_${i}`, password: 'long-enough-password',
@@ -142,12 +147,12 @@ test('a registration flood from many IPs is shed with 503 + Retry-After while 20
   const floodResults = await Promise.all(flood);
   for (const l of logins) assert.equal(l.status, 200);
   const worst = Math.max(...logins.map((l) => l.ms));
-  assert.ok(worst < 3_000, `slowest login ${Math.round(worst)} ms`);
+  console.log(`registration flood: ${floodResults.filter((r) => r.status === 201).length} created, ${floodResults.filter((r) => r.status === 503).length} shed; slowest of 20 logins ${Math.round(worst)} ms (${Math.round(baseline)} ms without the flood)`);
+  assert.ok(worst < 1.5 * baseline + 1_000, `slowest login ${Math.round(worst)} ms, ${Math.round(baseline)} ms without the flood`);
   const shed = floodResults.filter((r) => r.status === 503);
   assert.ok(shed.length > 0, 'part of the flood is shed');
   assert.ok(shed.every((r) => r.body.error.code === 'busy' && Number(r.headers['retry-after']) >= 1));
   assert.ok(floodResults.every((r) => r.status === 201 || r.status === 503), floodResults.map((r) => r.status).join(','));
-  console.log(`registration flood: ${floodResults.length - shed.length} created, ${shed.length} shed; slowest of 20 logins ${Math.round(worst)} ms`);
 });
 
 test('1,000 refreshes in a loop leave the session\'s Redis footprint bounded, and the reuse of a recent token still revokes', async () => {
