@@ -13,7 +13,7 @@ import { assign, emit, enqueueActions, fromPromise, raise, setup } from 'xstate'
 import { CloseCodes, type CloseCode } from '../src/protocol/close-codes.ts';
 import type { Mode } from '../src/protocol/tick.ts';
 import {
-  decayedStrikes, errorMessage, idField, planSubscribe, planUnsubscribe, refill, requestIdOf, strike, strikeLimit, take,
+  decayedStrikes, errorMessage, idField, markOverRate, planSubscribe, planUnsubscribe, refill, requestIdOf, restCheck, strike, strikeLimit, sustainedAbuse, take,
 } from './connection-rules.ts';
 import type {
   AuthOutcome, ConnectionContext, ConnectionEmitted, ConnectionEvent, ConnectionInput, VerifyAccessInput,
@@ -87,7 +87,7 @@ export const connectionMachine = setup({
   },
   guards: {
     withinRate: ({ context }) => refill({ context }).bucket >= 1,
-    floodOverLimit: ({ context }) => decayedStrikes(context) + 1 >= strikeLimit(context.msgBurst),
+    floodOverLimit: ({ context }) => decayedStrikes(context) + 1 >= strikeLimit(context.msgBurst) || sustainedAbuse(context),
     overThreshold: ({ context, event }) => event.type === 'socket.buffered' && event.bytes > context.slowThresholdBytes,
     caughtUp: ({ context, event }) => event.type === 'socket.buffered' && event.bytes < context.slowThresholdBytes / 2,
   },
@@ -101,6 +101,7 @@ export const connectionMachine = setup({
     bucketAt: input.now(),
     strikes: 0,
     strikesAt: input.now(),
+    overRateSince: undefined,
     authId: undefined,
     conflating: false,
   }),
@@ -249,14 +250,19 @@ export const connectionMachine = setup({
         requests: {
           on: {
             'client.message': [
-              { guard: 'withinRate', actions: [assign(refill), assign(take), 'handle'] },
+              { guard: 'withinRate', actions: [assign(refill), assign(restCheck), assign(take), 'handle'] },
               { guard: 'floodOverLimit', target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.rateLimited } },
-              { actions: [assign(refill), assign(strike), emit(({ event }) => errorMessage(requestIdOf(event), 'rate_limited', 'too many messages; slow down'))] },
+              { actions: [assign(refill), assign(strike), assign(markOverRate), emit(({ event }) => errorMessage(requestIdOf(event), 'rate_limited', 'too many messages; slow down'))] },
             ],
             'client.invalid': [
-              { guard: 'withinRate', actions: [assign(refill), assign(take), emit(({ event }) => errorMessage(event.id, event.code, event.message))] },
+              { guard: 'withinRate', actions: [assign(refill), assign(restCheck), assign(take), emit(({ event }) => errorMessage(event.id, event.code, event.message))] },
               { guard: 'floodOverLimit', target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.rateLimited } },
-              { actions: [assign(refill), assign(strike), emit(({ event }) => errorMessage(event.id, 'rate_limited', 'too many messages; slow down'))] },
+              { actions: [assign(refill), assign(strike), assign(markOverRate), emit(({ event }) => errorMessage(event.id, 'rate_limited', 'too many messages; slow down'))] },
+            ],
+            // The gateway saw no budget and did not parse the frame, so there is no id to echo.
+            'client.unread': [
+              { guard: 'floodOverLimit', target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.rateLimited } },
+              { actions: [assign(refill), assign(strike), assign(markOverRate), emit(() => errorMessage(undefined, 'rate_limited', 'too many messages; slow down'))] },
             ],
           },
         },

@@ -48,6 +48,32 @@ export function strike(args: { context: ConnectionContext }): Pick<ConnectionCon
   return { strikes: decayedStrikes(args.context) + 1, strikesAt: args.context.now() };
 }
 
+/**
+ * A run of over-rate messages lasting this long closes the socket 4008 (§6: within 30 s). The run
+ * ends only when the client rests long enough for its bucket to refill to half of MSG_BURST, so a
+ * client slightly over the rate stays in one run and is closed; one that bursts and then rests is not.
+ */
+export const RATE_ABUSE_MS = 15_000;
+
+/** Whether the socket may spend a message now (the bucket after refilling), without changing it. */
+export function hasRateBudget(c: ConnectionContext): boolean {
+  return refill({ context: c }).bucket >= 1;
+}
+
+/** After `refill`: a client whose bucket is back to half has rested, and its run of abuse ends. */
+export function restCheck(args: { context: ConnectionContext }): Pick<ConnectionContext, 'overRateSince'> {
+  const c = args.context;
+  return { overRateSince: c.bucket >= c.msgBurst / 2 ? undefined : c.overRateSince };
+}
+
+export function markOverRate(args: { context: ConnectionContext }): Pick<ConnectionContext, 'overRateSince'> {
+  return { overRateSince: args.context.overRateSince ?? args.context.now() };
+}
+
+export function sustainedAbuse(c: ConnectionContext): boolean {
+  return c.overRateSince !== undefined && c.now() - c.overRateSince >= RATE_ABUSE_MS;
+}
+
 export function planSubscribe(subs: ReadonlyMap<number, Subscription>, msg: SubscribeMsg, maxTokens: number) {
   const sub: Subscription = { mode: msg.mode ?? DEFAULT_MODE, throttleMs: effectiveThrottleMs(msg.throttleMs ?? 0) };
   const added = msg.tokens.filter((t) => !subs.has(t));

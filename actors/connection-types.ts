@@ -41,6 +41,13 @@ export interface ConnectionContext extends ConnectionInput {
   /** Decaying count of rate-limited messages; a flood that keeps it high is closed 4008. */
   strikes: number;
   strikesAt: number;
+  /**
+   * When the current run of over-rate messages began: set at a rate_limited answer, cleared once
+   * the client has rested (its bucket refilled to half). A run lasting RATE_ABUSE_MS closes 4008,
+   * so any sustained rate above MSG_RATE is closed, however slight (the strikes above only catch
+   * floods).
+   */
+  overRateSince: number | undefined;
   /** The id of the `auth` op being verified, echoed on its answer. */
   authId: RequestId;
 }
@@ -61,6 +68,11 @@ export type ConnectionEvent =
   | { type: 'client.message'; msg: ClientMessage }
   /** A message that failed to decode still counts against the rate. */
   | { type: 'client.invalid'; id: RequestId; code: 'bad_request' | 'unknown_op'; message: string }
+  /**
+   * A message the gateway did not even decode because the socket had no rate budget left (the
+   * bucket is checked before JSON parsing); answered rate_limited like any over-rate message.
+   */
+  | { type: 'client.unread' }
   /** A message over the frame limit (§6: 1009). */
   | { type: 'client.oversize' }
   /** Raised by the actor itself for an `auth` op that passed the rate limit. */

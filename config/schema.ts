@@ -4,6 +4,7 @@
  * them equal), and nothing else in the code reads `process.env` for settings.
  */
 import os from 'node:os';
+import { parseProxyEntry } from '../src/gateway/client-ip.ts';
 
 export type Parser<T> = (raw: string) => { ok: true; value: T } | { ok: false; problem: string };
 
@@ -51,8 +52,35 @@ const zmqEndpoints: Parser<readonly string[]> = (raw) => {
   return { ok: true, value: Object.freeze(parts) };
 };
 
-const list: Parser<readonly string[]> = (raw) =>
-  ({ ok: true, value: Object.freeze(raw.split(',').map((s) => s.trim()).filter(Boolean)) });
+
+/** Origins as a browser sends them: a scheme (http/https) and a host, nothing else; `*` is refused. */
+const origins: Parser<readonly string[]> = (raw) => {
+  const parts = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad: string[] = [];
+  for (const p of parts) {
+    let u: URL | undefined;
+    try {
+      u = new URL(p);
+    } catch {
+      u = undefined;
+    }
+    if (!u || p.includes('*') || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== p.replace(/\/$/, '').toLowerCase()) bad.push(`"${p}"`);
+  }
+  if (bad.length > 0) {
+    return { ok: false, problem: `each entry must be an origin like https://app.example.com (scheme and host, optional port, no path, no *); bad: ${bad.join(', ')}` };
+  }
+  return { ok: true, value: Object.freeze(parts.map((p) => new URL(p).origin)) };
+};
+
+/** Comma list of IP addresses or CIDRs (`10.0.0.1`, `10.0.0.0/8`, `fd00::/8`). */
+const proxies: Parser<readonly string[]> = (raw) => {
+  const parts = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const p of parts) {
+    const r = parseProxyEntry(p);
+    if (!r.ok) return { ok: false, problem: `expected IP addresses or CIDRs: ${r.problem}` };
+  }
+  return { ok: true, value: Object.freeze(parts) };
+};
 
 const onOff: Parser<boolean> = (raw) => {
   const v = raw.trim().toLowerCase();
@@ -126,10 +154,18 @@ export const schema = {
   staleMs: { env: 'STALE_MS', default: '5000', doc: 'a token with no tick for this long is reported `stale`', parse: int(10, 86_400_000) },
   allowedOrigins: {
     env: 'ALLOWED_ORIGINS', default: undefined, defaultDoc: 'unset: any origin matching the Host',
-    doc: 'comma list of origins allowed to open sockets; requests without `Origin` are not refused for that', parse: list,
+    doc: 'comma list of origins (`https://host[:port]`) allowed to open sockets; requests without `Origin` are not refused for that', parse: origins,
   },
   accessTtlS: { env: 'ACCESS_TTL_S', default: '900', doc: 'access-token lifetime in seconds', parse: int(2, 86_400) },
   refreshTtlS: { env: 'REFRESH_TTL_S', default: '2592000', doc: 'refresh-token (session) lifetime in seconds', parse: int(60, 31_536_000) },
+  sessionMaxAgeS: {
+    env: 'SESSION_MAX_AGE_S', default: '2592000',
+    doc: 'absolute session lifetime in seconds: refreshing never extends a session past it', parse: int(60, 315_360_000),
+  },
+  refreshGraceMs: {
+    env: 'REFRESH_GRACE_MS', default: '2000',
+    doc: 'a refresh token rotated less than this long ago gets `401 refresh_superseded` without revoking the session (two tabs racing); later reuse revokes', parse: int(0, 60_000),
+  },
   reauthLeadMs: {
     env: 'REAUTH_LEAD_MS', default: '30000', doc: 'how long before access-token expiry a socket gets `reauth`', parse: int(0, 86_400_000),
   },
@@ -143,10 +179,23 @@ export const schema = {
   msgBurst: { env: 'MSG_BURST', default: '40', doc: 'client messages per socket, burst', parse: int(1, 100_000) },
   loginLimitPerMin: {
     env: 'LOGIN_LIMIT_PER_MIN', default: '10,100',
-    doc: 'failed logins per minute before 429: `PER_USERNAME,PER_IP`', parse: loginLimits,
+    doc: 'failed logins per minute before 429: `PER_USERNAME_AND_IP,PER_IP`; failures from other IPs only slow a username (at most 2 s), never lock it', parse: loginLimits,
+  },
+  registerLimitPerMin: {
+    env: 'REGISTER_LIMIT_PER_MIN', default: '10', doc: 'registrations per minute per client IP (429 beyond)', parse: int(1, 1_000_000),
+  },
+  trustProxy: {
+    env: 'TRUST_PROXY', default: undefined, defaultDoc: 'unset: the TCP peer is the client',
+    doc: 'comma list of proxy addresses/CIDRs whose `X-Forwarded-For` names the client IP (used by every per-IP limit)', parse: proxies,
   },
   connRatePerIp: {
     env: 'CONN_RATE_PER_IP', default: '1000', doc: 'WebSocket upgrade attempts per IP per 10 s before 429', parse: int(1, 10_000_000),
+  },
+  maxConnsPerIp: {
+    env: 'MAX_CONNS_PER_IP', default: '1000', doc: 'open sockets per client IP across all workers, checked before any auth work (429 beyond)', parse: int(1, 10_000_000),
+  },
+  maxConns: {
+    env: 'MAX_CONNS', default: '50000', doc: 'open sockets per gateway worker, checked before any auth work (503 beyond)', parse: int(1, 10_000_000),
   },
   bodyLimitBytes: { env: 'BODY_LIMIT_BYTES', default: '16384', doc: 'largest HTTP request body (413 beyond)', parse: int(64, 16_777_216) },
   drainMs: { env: 'DRAIN_MS', default: '10000', doc: 'graceful drain window on SIGTERM/SIGINT', parse: int(0, 600_000) },
@@ -158,6 +207,10 @@ export const schema = {
     env: 'INGEST_HWM', default: '100000',
     doc: "ZeroMQ high-water mark of the ingest link, at both ends (the ingester's XPUB send queue per gateway, a gateway worker's SUB receive queue); ticks dropped beyond it are recovered from history or reported as `gap`",
     parse: int(1, 10_000_000),
+  },
+  zmqCurveDir: {
+    env: 'ZMQ_CURVE_DIR', default: undefined, defaultDoc: 'unset (off)',
+    doc: 'directory with the CURVE keys (`tickgate ctl keygen DIR`): the ingester\'s pair, this host\'s client pair and the client public keys allowed; when set, the control REP and ingest XPUB admit only those clients. With `NODE_ENV=production` a non-loopback control or ingest bind without it refuses to start', parse: nonEmpty,
   },
   dataDir: {
     env: 'DATA_DIR', default: '.data', doc: 'where `tickgate start` keeps the embedded Redis data and the generated JWT key (relative to the project)', parse: nonEmpty,

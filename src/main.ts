@@ -16,21 +16,28 @@ import { MetricsPublisher } from './metrics/snapshots.ts';
 import { createLogger } from './log.ts';
 import { RedisNotInstalledError } from './start/embedded-redis.ts';
 import { runStart, STANDBY_ACTIVATE, STANDBY_ENV, SUPERVISOR_PID_ENV } from './start/supervisor.ts';
+import { refuseOpenBinds } from './zmq/curve.ts';
 import { connectRedis, waitReady } from './store/redis.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = (config: Config) => path.resolve(PROJECT_ROOT, config.dataDir);
 
 const ROLES: Record<string, { about: string; run: (config: Config) => Promise<() => Promise<void>> }> = {
-  start: { about: 'everything on one machine: redis (embedded), feed simulator, ingester, gateway workers', run: (c) => runStart(c, dataDir(c)) },
+  start: { about: 'everything on one machine: redis (embedded), feed simulator, ingester, gateway workers', run: startAll },
   feed: { about: 'the random-walk market-data simulator (ZeroMQ PUB at FEED_BIND)', run: runFeed },
   ingester: { about: 'feed SUB → validate → seq → XPUB at INGEST_BIND', run: runIngester },
   gateway: { about: 'one gateway worker: HTTP API and WebSocket on HOST:PORT', run: runGateway },
 };
 
+async function startAll(config: Config): Promise<() => Promise<void>> {
+  // Each worker would bind its own free port, so clients could not find them behind one URL.
+  if (config.port === 0) throw new ConfigError(['PORT: `tickgate start` needs a fixed port its workers can share (0 works for `tickgate gateway` alone)']);
+  return runStart(config, dataDir(config));
+}
+
 /** Roles that do one thing and exit with their own status instead of running until a signal. */
 const ONE_SHOT_ROLES: Record<string, { about: string; run: (config: Config, args: string[]) => Promise<number> }> = {
-  ctl: { about: 'control the ingester: pause, resume, status, demand, notify, announce, disconnect', run: (c, args) => (args[0] === 'tap' ? runTap(args.slice(1), c.ingestBind) : runCtl(args, c.controlBind)) },
+  ctl: { about: 'control the ingester: pause, resume, status, demand, notify, announce, disconnect, tap, keygen', run: (c, args) => (args[0] === 'tap' ? runTap(args.slice(1), c.ingestBind) : runCtl(args, c.controlBind, undefined, c.zmqCurveDir)) },
   client: { about: 'register, login, logout, watch live ticks in a terminal table (or --json)', run: async (_c, args) => (await import('./client-cli/cli.ts')).runClientCli(args) },
   // Loaded only when asked for: the other roles need none of the bench's code.
   bench: { about: 'run the benchmark scenarios, print a table, write bench/results/<date>.json', run: async (_c, args) => (await import('./bench/cli.ts')).runBenchCli(args) },
@@ -53,6 +60,7 @@ function requireRedisUrl(config: Config, role: string): string {
 }
 
 async function runIngester(config: Config) {
+  refuseOpenBinds(config); // before anything connects: a refused start leaves nothing behind
   const log = createLogger(config.logLevel, 'ingester');
   const redis = connectRedis(requireRedisUrl(config, 'ingester'), log, 'ingester');
   await waitReady(redis, 15_000);

@@ -1,22 +1,35 @@
 /**
- * Failed-login throttle (LOGIN_LIMIT_PER_MIN): per username and per client IP, counted in Redis so
- * every worker shares the counts. Fixed 60 s windows that simply expire: there is no permanent
- * lockout, and an attacker cannot lock a user out for longer than a window at a time.
+ * Failed-login throttle (LOGIN_LIMIT_PER_MIN = PER_PAIR,PER_IP), counted in Redis so every worker
+ * shares the counts. Fixed 60 s windows that simply expire.
  *
- * Only failures count, yet the limit also holds under concurrency: an attempt reserves a unit on
- * both counters before the password is checked (one Lua script: refuse if either is at its limit,
- * else increment both), and a successful login gives the units back. Checking first and counting
- * failures afterwards would let a burst of parallel guesses all pass the check.
+ * What is refused, and what is only slowed (docs/security.md, "Login throttle"):
+ * - failures of one (username, client IP) pair and failures from one client IP refuse further
+ *   attempts of that pair / IP with 429 until the window ends;
+ * - failures of a username from anywhere never refuse anything: once they pass PER_PAIR, every
+ *   login of that username waits a bounded delay (at most LOGIN_SLOWDOWN_MAX_MS) before its
+ *   password is checked. An attacker can slow alice's logins, never lock her out: her correct
+ *   password from an address that has not failed always gets in.
+ *
+ * Only failures count, yet the limits hold under concurrency: an attempt reserves a unit on the
+ * counters before the password is checked (one Lua script: refuse if the pair or the IP is at its
+ * limit, else increment all three), and a successful login gives the units back. Checking first
+ * and counting failures afterwards would let a burst of parallel guesses all pass the check.
  */
 import type { Redis } from 'ioredis';
 import { Keys } from '../store/keys.ts';
 
 export const LOGIN_WINDOW_MS = 60_000;
+/** The longest a login of a username under attack waits before its password is checked. */
+export const LOGIN_SLOWDOWN_MAX_MS = 2_000;
+/** Added per failure of the username beyond PER_PAIR, up to the maximum. */
+export const LOGIN_SLOWDOWN_STEP_MS = 100;
 
-// KEYS: user counter, ip counter. ARGV: user limit, ip limit, window ms.
-// Returns 0 when reserved, else the milliseconds until the blocking window ends.
+// KEYS: pair counter, ip counter, username counter. ARGV: pair limit, ip limit, window ms.
+// Returns {0, username failures before this attempt} when reserved, else {ms until the blocking
+// window ends, 0}.
 const RESERVE = `
-for i, key in ipairs(KEYS) do
+for i = 1, 2 do
+  local key = KEYS[i]
   local n = tonumber(redis.call('GET', key) or '0')
   if n >= tonumber(ARGV[i]) then
     local ttl = redis.call('PTTL', key)
@@ -24,13 +37,14 @@ for i, key in ipairs(KEYS) do
       redis.call('PEXPIRE', key, ARGV[3])
       ttl = tonumber(ARGV[3])
     end
-    return math.max(ttl, 1)
+    return {math.max(ttl, 1), 0}
   end
 end
+local before = tonumber(redis.call('GET', KEYS[3]) or '0')
 for _, key in ipairs(KEYS) do
   if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, ARGV[3]) end
 end
-return 0`;
+return {0, before}`;
 
 // Gives back the units of a successful login; a window that ended meanwhile is left alone (a DECR
 // on a missing key would create a counter without expiry).
@@ -40,15 +54,26 @@ for _, key in ipairs(KEYS) do
 end
 return 0`;
 
-export type LoginGate = { ok: true } | { ok: false; retryAfterS: number };
+export type LoginGate = { ok: true; delayMs: number } | { ok: false; retryAfterS: number };
 
-export async function reserveLoginAttempt(
-  redis: Redis, username: string, ip: string, limits: { perUser: number; perIp: number },
-): Promise<LoginGate> {
-  const wait = await redis.eval(RESERVE, 2, Keys.loginFailsUser(username), Keys.loginFailsIp(ip), limits.perUser, limits.perIp, LOGIN_WINDOW_MS);
-  return wait === 0 ? { ok: true } : { ok: false, retryAfterS: Math.max(1, Math.ceil(Number(wait) / 1000)) };
+export interface LoginLimits { perUser: number; perIp: number }
+
+/** The slowdown for a username that has failed `fails` times in the window (pure; see above). */
+export function loginDelayMs(fails: number, perUser: number): number {
+  if (fails < perUser) return 0;
+  return Math.min(LOGIN_SLOWDOWN_MAX_MS, (fails - perUser + 1) * LOGIN_SLOWDOWN_STEP_MS);
+}
+
+export async function reserveLoginAttempt(redis: Redis, username: string, ip: string, limits: LoginLimits): Promise<LoginGate> {
+  const r = (await redis.eval(
+    RESERVE, 3, Keys.loginFailsPair(username, ip), Keys.loginFailsIp(ip), Keys.loginFailsUser(username),
+    limits.perUser, limits.perIp, LOGIN_WINDOW_MS,
+  )) as [number, number];
+  const [wait, before] = [Number(r[0]), Number(r[1])];
+  if (wait !== 0) return { ok: false, retryAfterS: Math.max(1, Math.ceil(wait / 1000)) };
+  return { ok: true, delayMs: loginDelayMs(before, limits.perUser) };
 }
 
 export async function refundLoginAttempt(redis: Redis, username: string, ip: string): Promise<void> {
-  await redis.eval(REFUND, 2, Keys.loginFailsUser(username), Keys.loginFailsIp(ip));
+  await redis.eval(REFUND, 3, Keys.loginFailsPair(username, ip), Keys.loginFailsIp(ip), Keys.loginFailsUser(username));
 }

@@ -24,3 +24,7 @@ export async function findUser(redis: Redis, username: string): Promise<(User & 
   const [id, pw] = await redis.hmget(Keys.user(username), 'id', 'pw');
   return id && pw ? { id, username, pwHash: pw } : undefined;
 }
+
+export async function userExists(redis: Redis, username: string): Promise<boolean> {
+  return (await redis.exists(Keys.user(username))) === 1;
+}

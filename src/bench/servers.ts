@@ -127,6 +127,9 @@ export async function startServers(opts: ServersOptions): Promise<Servers> {
     MAX_SOCKETS_PER_USER: '100000',
     CONN_RATE_PER_IP: '10000000',
     LOGIN_LIMIT_PER_MIN: '1000000,1000000',
+    REGISTER_LIMIT_PER_MIN: '1000000',
+    MAX_CONNS_PER_IP: '10000000',
+    MAX_CONNS: '10000000',
     DRAIN_MS: '1000',
   };
   const ingester = spawnRole('ingester', env);

@@ -13,6 +13,9 @@ import { parseCommandLine } from '../cli/command-line.ts';
 import { readControlReply, type ControlCommand, type ControlReplyTo, type ControlRequest } from '../protocol/control.ts';
 import { isToken } from '../protocol/tick.ts';
 import { controlRequest, NoReplyError } from './request.ts';
+import { loadClientCurve, writeKeyPair } from '../zmq/curve.ts';
+import fs from 'node:fs';
+import path from 'node:path';
 
 export const DEFAULT_CTL_TIMEOUT_MS = 3_000;
 
@@ -25,7 +28,11 @@ verbs:
   demand                       tokens that have at least one subscriber anywhere
   notify USER MESSAGE...       send a notice to every open socket of USER
   announce TOKEN... MESSAGE... send a notice to every subscriber of those tokens
-  disconnect USER              close every socket of USER (close code 1008)
+  disconnect USER [--revoke]   close every socket of USER (close code 1008); --revoke also ends
+                               every session of USER, so the client cannot reconnect
+  keygen DIR [NAME]            write a CURVE key pair NAME.key / NAME.pub into DIR (for ZMQ_CURVE_DIR);
+                               NAME defaults to server, then client; copy a client's .pub into the
+                               ingester's DIR to admit it
   tap [--feed E|--ingest E] [TOKEN...]
                                print what a ZeroMQ endpoint publishes, decoded (see ctl tap --help)
 
@@ -106,9 +113,12 @@ export function parseCtlArgs(argv: readonly string[]): ParsedCtl {
       if (tokens.length === 0 || n === args.length) return { ok: false, error: 'usage: ctl announce TOKEN... MESSAGE...' };
       return done({ cmd: 'announce', tokens, message: args.slice(n).join(' ') });
     }
-    case 'disconnect':
-      if (args.length !== 1) return { ok: false, error: 'usage: ctl disconnect USER' };
-      return done({ cmd: 'disconnect', user: args[0]! });
+    case 'disconnect': {
+      const revoke = args.includes('--revoke');
+      const rest = args.filter((a) => a !== '--revoke');
+      if (rest.length !== 1) return { ok: false, error: 'usage: ctl disconnect USER [--revoke]' };
+      return done({ cmd: 'disconnect', user: rest[0]!, ...(revoke ? { revoke: true } : {}) });
+    }
     default:
       return { ok: false, error: `unknown verb "${verb}"` };
   }
@@ -133,7 +143,7 @@ const formatters: { [C in ControlCommand]: (request: RequestOf<C>, reply: Contro
     : 'no token has subscribers'),
   notify: (request) => `notice sent to every socket of ${request.user}`,
   announce: (request) => `notice sent to every subscriber of ${request.tokens.join(' ')}`,
-  disconnect: (request) => `closing every socket of ${request.user} (1008)`,
+  disconnect: (request) => `closing every socket of ${request.user} (1008)${request.revoke ? ' and revoking its sessions' : ''}`,
 };
 
 /** A successful reply as people read it. */
@@ -153,7 +163,8 @@ const stdio: CtlOutput = {
 };
 
 /** Runs `tickgate ctl …`; returns the exit status. `defaultEndpoint` is CONTROL_BIND. */
-export async function runCtl(argv: readonly string[], defaultEndpoint: string, io: CtlOutput = stdio): Promise<number> {
+export async function runCtl(argv: readonly string[], defaultEndpoint: string, io: CtlOutput = stdio, curveDir?: string): Promise<number> {
+  if (argv[0] === 'keygen') return keygen(argv.slice(1), io);
   const parsed = parseCtlArgs(argv);
   if (parsed.ok === 'help') {
     io.out(CTL_USAGE);
@@ -167,7 +178,7 @@ export async function runCtl(argv: readonly string[], defaultEndpoint: string, i
   const endpoint = parsed.value.endpoint ?? defaultEndpoint;
   let text: string;
   try {
-    text = await controlRequest(endpoint, JSON.stringify(request), timeoutMs);
+    text = await controlRequest(endpoint, JSON.stringify(request), timeoutMs, curveDir ? loadClientCurve(curveDir) : undefined);
   } catch (err) {
     if (err instanceof NoReplyError) {
       io.err(`tickgate ctl: ${err.message}`);
@@ -197,4 +208,22 @@ export async function runCtl(argv: readonly string[], defaultEndpoint: string, i
 function unreadable(io: CtlOutput, endpoint: string, text: string): number {
   io.err(`tickgate ctl: unreadable reply from ${endpoint}: ${text.slice(0, 200)}`);
   return 1;
+}
+
+/** `ctl keygen DIR [NAME]`: a CURVE key pair for ZMQ_CURVE_DIR; nothing touches the network. */
+function keygen(args: readonly string[], io: CtlOutput): number {
+  const [dir, given, extra] = args;
+  if (!dir || extra !== undefined || (given !== undefined && !/^[A-Za-z0-9_.-]+$/.test(given))) {
+    io.err('tickgate ctl: usage: ctl keygen DIR [NAME]');
+    return 2;
+  }
+  const name = given ?? (fs.existsSync(path.join(dir, 'server.key')) ? 'client' : 'server');
+  try {
+    const pub = writeKeyPair(dir, name);
+    io.out(`wrote ${path.join(dir, `${name}.key`)} (secret) and ${name}.pub: ${pub}`);
+    return 0;
+  } catch (err) {
+    io.err(`tickgate ctl: ${(err as Error).message}`);
+    return 1;
+  }
 }

@@ -7,6 +7,7 @@
  * deadline so the whole exchange is bounded by `timeoutMs`.
  */
 import * as zmq from 'zeromq';
+import { clientOptions, type ClientCurve } from '../zmq/curve.ts';
 
 export class NoReplyError extends Error {
   constructor(readonly endpoint: string, readonly timeoutMs: number) {
@@ -16,9 +17,11 @@ export class NoReplyError extends Error {
 }
 
 /** Sends `frames` as one message and returns the reply's first frame as text. */
-export async function controlRequest(endpoint: string, frames: string | Buffer | (string | Buffer)[], timeoutMs: number): Promise<string> {
+export async function controlRequest(
+  endpoint: string, frames: string | Buffer | (string | Buffer)[], timeoutMs: number, curve?: ClientCurve,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
-  const req = new zmq.Request({ linger: 0, sendTimeout: timeoutMs, receiveTimeout: timeoutMs });
+  const req = new zmq.Request({ ...(curve ? clientOptions(curve) : {}), linger: 0, sendTimeout: timeoutMs, receiveTimeout: timeoutMs });
   try {
     req.connect(endpoint);
     await req.send(frames);
@@ -42,8 +45,8 @@ export async function controlRequest(endpoint: string, frames: string | Buffer |
 export class ControlClient {
   private readonly req: zmq.Request;
 
-  constructor(readonly endpoint: string, private readonly timeoutMs = 3_000) {
-    this.req = new zmq.Request({ linger: 0, sendTimeout: timeoutMs, receiveTimeout: timeoutMs });
+  constructor(readonly endpoint: string, private readonly timeoutMs = 3_000, curve?: ClientCurve) {
+    this.req = new zmq.Request({ ...(curve ? clientOptions(curve) : {}), linger: 0, sendTimeout: timeoutMs, receiveTimeout: timeoutMs });
     this.req.connect(endpoint);
   }
 

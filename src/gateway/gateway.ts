@@ -2,6 +2,7 @@
  * One gateway worker: the uWS app (HTTP API + /ws), its link to the ingester and its Redis
  * client. Several workers may listen on the same port (uSockets sets SO_REUSEPORT on Linux).
  */
+import { loadClientCurve } from '../zmq/curve.ts';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';
 import { AccessTokens } from '../auth/tokens.ts';
@@ -42,6 +43,7 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
   let draining = false;
   const link = new IngestLink({
     app, redis, log, endpoint: config.ingestBind, receiveHighWaterMark: config.ingestHwm,
+    ...(config.zmqCurveDir ? { curve: loadClientCurve(config.zmqCurveDir) } : {}),
     // Operator broadcasts (notify, announce, disconnect) act on this worker's sockets.
     onBroadcast: (msg) => handleOperatorBroadcast(registry, msg, log),
     // Before the streams' fresh snapshots: the client learns its seqs restarted.

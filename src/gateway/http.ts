@@ -68,7 +68,9 @@ export function readJsonBody(reply: Reply, contentType: string, contentLength: s
   if (contentLength !== '' && Number(contentLength) > limit) {
     return Promise.resolve({ ok: false, code: 'body_too_large' });
   }
-  if (contentType !== '' && !/^application\/json\b/i.test(contentType)) {
+  // A missing Content-Type is refused too: a cross-site HTML form can post text/plain or an
+  // urlencoded body without a CORS preflight, but never application/json.
+  if (!/^application\/json\s*(;|$)/i.test(contentType.trim())) {
     return Promise.resolve({ ok: false, code: 'unsupported_media_type' });
   }
   return new Promise((resolve) => {

@@ -18,6 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as zmq from 'zeromq';
+import { clientOptions, type ClientCurve } from '../zmq/curve.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TokenState } from '../protocol/server-messages.ts';
@@ -54,6 +55,8 @@ export interface IngestLinkOptions {
   onEpoch?: (epoch: string) => void;
   /** A sampled published tick's ltp encoding (see TokenStreamDeps). */
   onLatencySample?: (ltpJson: Buffer | string) => void;
+  /** CURVE keys when ZMQ_CURVE_DIR is set (the ingester admits only listed client keys). */
+  curve?: ClientCurve;
 }
 
 export class IngestLink {
@@ -65,7 +68,7 @@ export class IngestLink {
   private lastHeartbeatAt = 0;
   private wasUp = false;
   private everUp = false;
-  private readonly sub = new zmq.Subscriber();
+  private readonly sub: zmq.Subscriber;
   private readonly streams = new Map<number, TokenStream>();
   private readonly throttles: ThrottleTimers;
   private readonly streamDeps: TokenStreamDeps;
@@ -73,6 +76,7 @@ export class IngestLink {
   private liveness: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: IngestLinkOptions) {
+    this.sub = new zmq.Subscriber(opts.curve ? clientOptions(opts.curve) : {});
     this.throttles = new ThrottleTimers(opts.app);
     this.streamDeps = {
       app: opts.app,

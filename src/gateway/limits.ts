@@ -48,3 +48,15 @@ export async function connectionAttempt(redis: Redis, ip: string, limit: number)
   const wait = Number(await redis.eval(ATTEMPT, 1, Keys.connAttemptsIp(ip), limit, CONN_WINDOW_MS));
   return wait === 0 ? 0 : Math.max(1, Math.ceil(wait / 1000));
 }
+
+export const REGISTER_WINDOW_MS = 60_000;
+
+/**
+ * Counts one registration attempt from `ip` in the current minute (all workers). Resolves 0 when
+ * allowed, else the seconds to wait. Every attempt counts, taken or not, so the 409 cannot be used
+ * to enumerate usernames faster than the limit.
+ */
+export async function registrationAttempt(redis: Redis, ip: string, limit: number): Promise<number> {
+  const wait = Number(await redis.eval(ATTEMPT, 1, Keys.registrationsIp(ip), limit, REGISTER_WINDOW_MS));
+  return wait === 0 ? 0 : Math.max(1, Math.ceil(wait / 1000));
+}

@@ -3,17 +3,20 @@
  * requests are stack-allocated and die at the first await), answers through `Reply`, and maps
  * infrastructure failures to 503 rather than letting a request hang or crash the worker.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { hashPassword, verifyPassword } from '../auth/passwords.ts';
+import { HashGate, verifyPassword } from '../auth/passwords.ts';
 import { authenticateAccess } from '../auth/authenticate.ts';
 import { createSession } from '../auth/sessions.ts';
 import { refundLoginAttempt, reserveLoginAttempt } from '../auth/throttle.ts';
-import { createUser, findUser } from '../auth/users.ts';
+import { createUser, findUser, userExists } from '../auth/users.ts';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES, USERNAME_RE } from '../protocol/credentials.ts';
 import { isRedisUnavailable } from '../store/redis.ts';
 import type { GatewayContext } from './context.ts';
 import { registerDashboardRoutes } from './dashboard-routes.ts';
 import { readInstruments } from './token-store.ts';
+import { clientIp, trustedProxiesOf } from './client-ip.ts';
+import { registrationAttempt } from './limits.ts';
 import { bearerToken, readJsonBody, Reply, type BodyResult } from './http.ts';
 import type { HttpRequest, HttpResponse } from './uws.ts';
 
@@ -35,12 +38,12 @@ export interface RequestInfo {
   ip: string;
 }
 
-function copyRequest(res: HttpResponse, req: HttpRequest): RequestInfo {
+function copyRequest(ctx: GatewayContext, res: HttpResponse, req: HttpRequest): RequestInfo {
   return {
     authorization: req.getHeader('authorization'),
     contentType: req.getHeader('content-type'),
     contentLength: req.getHeader('content-length'),
-    ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    ip: clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for'), trustedProxiesOf(ctx.config)),
   };
 }
 
@@ -48,7 +51,7 @@ function copyRequest(res: HttpResponse, req: HttpRequest): RequestInfo {
 export function route(ctx: GatewayContext, handler: Handler) {
   return (res: HttpResponse, req: HttpRequest) => {
     const reply = new Reply(res);
-    const info = copyRequest(res, req);
+    const info = copyRequest(ctx, res, req);
     handler(reply, info).catch((err: unknown) => {
       if (isRedisUnavailable(err)) {
         ctx.log.warn({ err }, 'redis unavailable during request');
@@ -94,13 +97,23 @@ export async function loginResponse(ctx: GatewayContext, userId: string, sid: st
   return { access_token: access.token, refresh_token: refreshToken, token_type: 'Bearer', expires_in: access.expiresIn };
 }
 
+/** How long a worker answers `/api/instruments` from its last read (at most; see STALE_MS below). */
+export const INSTRUMENTS_CACHE_MS = 1_000;
+
 export function registerRoutes(ctx: GatewayContext): void {
   const { app, redis, config } = ctx;
+  const hashGate = new HashGate();
 
   app.post('/api/auth/register', route(ctx, async (reply, info) => {
     const creds = await body(ctx, reply, info, credentials);
     if (!creds) return;
-    const user = await createUser(redis, creds.username, await hashPassword(creds.password));
+    const retryAfterS = await registrationAttempt(redis, info.ip, config.registerLimitPerMin);
+    if (retryAfterS > 0) return reply.error('too_many_requests', undefined, { 'retry-after': String(retryAfterS) });
+    // The name first: a taken name costs no bcrypt work (createUser still decides atomically).
+    if (await userExists(redis, creds.username)) return reply.error('username_taken');
+    const pwHash = await hashGate.hash(creds.password);
+    if (pwHash === undefined) return reply.error('busy', undefined, { 'retry-after': '1' });
+    const user = await createUser(redis, creds.username, pwHash);
     if (user === 'taken') return reply.error('username_taken');
     ctx.log.info({ user: user.username }, 'user registered');
     reply.json(201, { id: user.id, username: user.username });
@@ -112,11 +125,13 @@ export function registerRoutes(ctx: GatewayContext): void {
     if (!creds) return;
     const gate = await reserveLoginAttempt(redis, creds.username, info.ip, config.loginLimitPerMin);
     if (!gate.ok) return reply.error('too_many_requests', undefined, { 'retry-after': String(gate.retryAfterS) });
+    // A username under attack from elsewhere: slowed by a bounded delay, never refused.
+    if (gate.delayMs > 0) await sleep(gate.delayMs);
     const user = USERNAME_RE.test(creds.username) ? await findUser(redis, creds.username) : undefined;
     const ok = await verifyPassword(creds.password, user?.pwHash);
     if (!ok || !user) return reply.error('invalid_credentials');
     await refundLoginAttempt(redis, creds.username, info.ip);
-    const { sid, refreshToken } = await createSession(redis, user, config.refreshTtlS);
+    const { sid, refreshToken } = await createSession(redis, user, { refreshTtlS: config.refreshTtlS, maxAgeS: config.sessionMaxAgeS });
     reply.json(200, await loginResponse(ctx, user.id, sid, refreshToken));
   }));
 
@@ -125,10 +140,23 @@ export function registerRoutes(ctx: GatewayContext): void {
     if (session) reply.json(200, { id: session.userId, username: session.username });
   }));
 
+  // A short per-worker cache: any number of requests cost Redis one read per worker per
+  // cacheMs, so this public route cannot be used to hammer Redis. Concurrent misses share one
+  // read. Shorter than a quarter of STALE_MS, so that no state is hidden for long.
+  const cacheMs = Math.min(INSTRUMENTS_CACHE_MS, Math.floor(config.staleMs / 4));
+  let instruments: { at: number; value: Promise<unknown> } | undefined;
   app.get('/api/instruments', route(ctx, async (reply) => {
     // States as the ingester recorded them (pause state, its stale set), not guessed from `ts`,
     // which is the exchange's clock.
-    reply.json(200, await readInstruments(redis));
+    const now = Date.now();
+    if (!instruments || now - instruments.at >= cacheMs) {
+      const value = readInstruments(redis);
+      instruments = { at: now, value };
+      value.catch(() => {
+        if (instruments?.value === value) instruments = undefined; // a failure is not cached
+      });
+    }
+    reply.json(200, await instruments.value);
   }));
 
   app.get('/healthz', (res) => new Reply(res).json(200, { status: 'ok' }));

@@ -46,12 +46,15 @@ export function registerSessionRoutes(ctx: GatewayContext): void {
   app.post('/api/auth/refresh', route(ctx, async (reply, info) => {
     const b = await body(ctx, reply, info, refreshBody);
     if (!b) return;
-    const r = await rotateRefreshToken(redis, b.refresh_token, config.refreshTtlS);
+    const r = await rotateRefreshToken(redis, b.refresh_token, {
+      refreshTtlS: config.refreshTtlS, maxAgeS: config.sessionMaxAgeS, graceMs: config.refreshGraceMs,
+    });
     if (r.ok) return reply.json(200, await loginResponse(ctx, r.session.userId, r.session.sid, r.refreshToken));
     if (r.reason === 'reused') {
       log.warn({ sid: r.sid, ip: info.ip }, 'refresh token reuse: session revoked');
       await announceRevoked(r.sid);
     }
+    if (r.reason === 'superseded') return reply.error('refresh_superseded');
     reply.error('invalid_refresh_token');
   }));
 

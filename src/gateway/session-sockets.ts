@@ -58,6 +58,24 @@ export class SessionSockets {
     return r === 1;
   }
 
+  /**
+   * Takes a per-IP lease for an upgrade about to be authenticated (MAX_CONNS_PER_IP, across every
+   * worker); false when the IP is at the limit. Throws if Redis is away. Same scheme as the user
+   * leases: renewed with them, lapsing after LEASE_TTL_MS if the worker dies.
+   */
+  async admitIp(ip: string, connId: string, limit: number): Promise<boolean> {
+    const now = Date.now();
+    const r = await this.redis.eval(ADMIT, 1, Keys.ipSockets(ip), now, now + LEASE_TTL_MS, connId, limit, LEASE_TTL_MS);
+    return r === 1;
+  }
+
+  /** Gives a per-IP lease back. Never throws; a failure lapses with the lease. */
+  releaseIp(ip: string, connId: string): void {
+    this.redis.zrem(Keys.ipSockets(ip), connId).catch((err: Error) => {
+      this.log.debug({ err, ip }, 'ip lease release failed; it lapses');
+    });
+  }
+
   /** Gives a closed (or never opened) socket's lease back. Never throws. */
   release(userId: string, connId: string): void {
     this.redis.zrem(Keys.userSockets(userId), connId).catch((err: Error) => {
@@ -96,6 +114,20 @@ export class SessionSockets {
       if (members.length === 0) continue;
       pipe.zadd(Keys.userSockets(userId), ...members);
       pipe.pexpire(Keys.userSockets(userId), LEASE_TTL_MS);
+    }
+    const byIp = new Map<string, (string | number)[]>();
+    for (const sockets of this.registry.byUser.values()) {
+      for (const ws of sockets) {
+        const d = ws.getUserData();
+        if (d.closed) continue;
+        let m = byIp.get(d.ip);
+        if (!m) byIp.set(d.ip, (m = []));
+        m.push(expiry, d.connId);
+      }
+    }
+    for (const [ip, members] of byIp) {
+      pipe.zadd(Keys.ipSockets(ip), ...members);
+      pipe.pexpire(Keys.ipSockets(ip), LEASE_TTL_MS);
     }
     const released = [...this.unreleased];
     this.unreleased.clear();

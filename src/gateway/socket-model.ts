@@ -22,6 +22,8 @@ export interface SocketData {
   connId: string;
   userId: string;
   username: string;
+  /** The client IP the upgrade was counted against (MAX_CONNS_PER_IP lease). */
+  ip: string;
   /** The session whose revocation closes this socket (an in-band `auth` may move it). */
   sid: string;
   expiresAt: number;
@@ -58,8 +60,12 @@ export class SocketRegistry {
   /** Sockets this worker closed, by close code (4009 slow consumers, 1009 oversize, …). */
   readonly closedWith: Record<number, number> = {};
 
+  /** Open sockets of this worker (MAX_CONNS). */
+  size = 0;
+
   add(ws: Socket): void {
     const d = ws.getUserData();
+    this.size++;
     addTo(this.bySession, d.sid, ws);
     addTo(this.byUser, d.userId, ws);
     addTo(this.byUsername, d.username, ws);
@@ -67,6 +73,7 @@ export class SocketRegistry {
 
   remove(ws: Socket): void {
     const d = ws.getUserData();
+    if (this.bySession.get(d.sid)?.has(ws)) this.size--;
     removeFrom(this.bySession, d.sid, ws);
     removeFrom(this.byUser, d.userId, ws);
     removeFrom(this.byUsername, d.username, ws);

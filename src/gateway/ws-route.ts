@@ -14,6 +14,7 @@ import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type Verif
 import { authenticateAccess } from '../auth/authenticate.ts';
 import type { AccessTokens } from '../auth/tokens.ts';
 import { decodeClientMessage } from '../protocol/client-messages.ts';
+import { hasRateBudget } from '../../actors/connection-rules.ts';
 import { CloseCodes } from '../protocol/close-codes.ts';
 import type { Limits } from '../protocol/server-messages.ts';
 import type { IngestLink } from './ingest-link.ts';
@@ -140,6 +141,8 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
         actor.send({ type: 'client.invalid', id: undefined, code: 'bad_request', message: 'send JSON text frames' });
         return;
       }
+      // The rate budget before any parsing: a flood costs a bucket check per frame, not a JSON.parse.
+      if (!hasRateBudget(actor.getSnapshot().context)) return void actor.send({ type: 'client.unread' });
       const decoded = decodeClientMessage(Buffer.from(message).toString('utf8'));
       if (decoded.ok) actor.send({ type: 'client.message', msg: decoded.msg });
       else actor.send({ type: 'client.invalid', id: decoded.id, code: decoded.code === 'unknown_op' ? 'unknown_op' : 'bad_request', message: decoded.message });
@@ -160,6 +163,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       d.closed = true;
       registry.remove(ws);
       leases.release(d.userId, d.connId);
+      leases.releaseIp(d.ip, d.connId);
       releaseAllHolds(ws, link);
       const actor = d.actor;
       if (actor && actor.getSnapshot().status === 'active') actor.send({ type: 'socket.closed' });

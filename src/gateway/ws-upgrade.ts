@@ -12,6 +12,7 @@ import { authenticateAccess } from '../auth/authenticate.ts';
 import type { AccessTokens } from '../auth/tokens.ts';
 import { ErrorCodes, type ErrorCode } from '../protocol/error-codes.ts';
 import { bearerToken, statusLine } from './http.ts';
+import { clientIp, trustedProxiesOf } from './client-ip.ts';
 import { connectionAttempt, originAllowed } from './limits.ts';
 import type { SessionSockets } from './session-sockets.ts';
 import type { Socket, SocketData, SocketRegistry } from './socket-model.ts';
@@ -43,6 +44,8 @@ interface UpgradeRequest {
 export function upgradeHandler(deps: UpgradeDeps) {
   const { config, redis, tokens, leases, registry, log } = deps;
 
+  let pending = 0;
+
   return (res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void => {
     const h: UpgradeRequest = {
       key: req.getHeader('sec-websocket-key'),
@@ -52,17 +55,21 @@ export function upgradeHandler(deps: UpgradeDeps) {
       queryToken: req.getQuery('access_token') ?? '',
       origin: req.getHeader('origin'),
       host: req.getHeader('host'),
-      ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+      ip: clientIp(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for'), trustedProxiesOf(config)),
     };
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
     });
+    // MAX_CONNS: this worker's open sockets plus upgrades in progress, before any Redis or token
+    // work, so a flood of upgrades cannot make the worker do unbounded auth work either.
+    if (registry.size + pending >= config.maxConns) return refuse(res, 'server_full', { 'retry-after': '5' });
+    pending++;
     upgrade(res, h, context).catch((err: unknown) => {
       if (aborted) return;
       log.error({ err }, 'upgrade failed');
       refuse(res, 'unavailable');
-    });
+    }).finally(() => pending--);
 
     async function upgrade(r: HttpResponse, hd: UpgradeRequest, uwsContext: us_socket_context_t): Promise<void> {
       if (!originAllowed(hd.origin, hd.host, config.allowedOrigins)) return refuse(r, 'forbidden_origin');
@@ -71,22 +78,35 @@ export function upgradeHandler(deps: UpgradeDeps) {
       const retryAfterS = await connectionAttempt(redis, hd.ip, config.connRatePerIp);
       if (aborted) return;
       if (retryAfterS > 0) return refuse(r, 'too_many_requests', { 'retry-after': String(retryAfterS) });
-      const auth = await authenticateAccess(tokens, redis, bearerToken(hd.authorization) ?? (hd.queryToken || undefined));
-      if (aborted) return;
-      if (!auth.ok) return refuse(r, auth.reason === 'unavailable' ? 'unavailable' : 'unauthorized');
-      const { session } = auth;
-      // MAX_SOCKETS_PER_USER across every worker: a lease in Redis, released on close.
+      // MAX_CONNS_PER_IP across every worker, also before the token: free accounts cannot lift it.
       const connId = randomUUID();
-      if (!(await leases.admit(session.userId, connId))) {
-        if (!aborted) refuse(r, 'too_many_sockets');
+      if (!(await leases.admitIp(hd.ip, connId, config.maxConnsPerIp))) {
+        if (!aborted) refuse(r, 'too_many_connections', { 'retry-after': '5' });
         return;
       }
-      if (aborted) return leases.release(session.userId, connId);
-      const data: SocketData = {
-        connId, userId: session.userId, username: session.username, sid: session.sid,
-        expiresAt: auth.expiresAt, closed: false, reportedBytes: 0,
-      };
-      upgradeCorked(r, () => r.upgrade(data, hd.key, hd.protocol, hd.extensions, uwsContext), registry.any());
+      let admitted = false;
+      try {
+        if (aborted) return;
+        const auth = await authenticateAccess(tokens, redis, bearerToken(hd.authorization) ?? (hd.queryToken || undefined));
+        if (aborted) return;
+        if (!auth.ok) return refuse(r, auth.reason === 'unavailable' ? 'unavailable' : 'unauthorized');
+        const { session } = auth;
+        // MAX_SOCKETS_PER_USER across every worker: a lease in Redis, released on close.
+        if (!(await leases.admit(session.userId, connId))) {
+          if (!aborted) refuse(r, 'too_many_sockets');
+          return;
+        }
+        if (aborted) return leases.release(session.userId, connId);
+        const data: SocketData = {
+          connId, userId: session.userId, username: session.username, sid: session.sid, ip: hd.ip,
+          expiresAt: auth.expiresAt, closed: false, reportedBytes: 0,
+        };
+        admitted = true;
+        upgradeCorked(r, () => r.upgrade(data, hd.key, hd.protocol, hd.extensions, uwsContext), registry.any());
+      } finally {
+        // A refused or abandoned upgrade gives its IP place back; an open socket does so on close.
+        if (!admitted) leases.releaseIp(hd.ip, connId);
+      }
     }
   };
 }

@@ -21,13 +21,16 @@ const MAX_WIRE_BYTES = 16 * 1024 * 1024;
 export type ControlHandler = (req: ControlRequest) => Promise<ControlReply>;
 
 export class ControlServer {
-  private readonly rep = new zmq.Reply({ linger: 0, maxMessageSize: MAX_WIRE_BYTES });
+  private readonly rep: zmq.Reply;
   private closed = false;
 
-  private constructor(private readonly handler: ControlHandler, private readonly log: Logger) {}
+  private constructor(private readonly handler: ControlHandler, private readonly log: Logger, options: zmq.SocketOptions<zmq.Reply>) {
+    this.rep = new zmq.Reply({ ...options, linger: 0, maxMessageSize: MAX_WIRE_BYTES });
+  }
 
-  static async start(endpoint: string, handler: ControlHandler, log: Logger): Promise<ControlServer> {
-    const server = new ControlServer(handler, log.child({ part: 'control' }));
+  /** `options`: extra socket options (the context and CURVE keys, see src/zmq/curve.ts). */
+  static async start(endpoint: string, handler: ControlHandler, log: Logger, options: zmq.SocketOptions<zmq.Reply> = {}): Promise<ControlServer> {
+    const server = new ControlServer(handler, log.child({ part: 'control' }), options);
     await server.rep.bind(endpoint);
     server.loop();
     return server;

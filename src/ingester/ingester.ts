@@ -31,6 +31,8 @@
 import { randomUUID } from 'node:crypto';
 import * as zmq from 'zeromq';
 import type { Redis } from 'ioredis';
+import { revokeUserSessions } from '../auth/sessions.ts';
+import { loadServerCurve, refuseOpenBinds, serverOptions, startZapHandler, type ServerCurve } from '../zmq/curve.ts';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';
 import type { ControlReply, ControlRequest, OperatorBroadcast } from '../protocol/control.ts';
@@ -105,7 +107,10 @@ export class Ingester {
   private readonly dirtyHeld = new Set<number>();
   private readonly dirtyStale = new Set<number>();
   private readonly feed = new zmq.Subscriber();
-  private readonly xpub = new zmq.XPublisher();
+  private readonly xpub: zmq.XPublisher;
+  /** With ZMQ_CURVE_DIR: the server sockets' own context, its ZAP handler and the keys. */
+  private readonly curve: { context: zmq.Context; keys: ServerCurve } | undefined;
+  private stopZap: (() => void) | undefined;
   private control: ControlServer | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly badInputLog: RateLimitedLog;
@@ -122,6 +127,8 @@ export class Ingester {
     this.epoch = epoch;
     this.epochRaw = epochBytes(epoch);
     this.badInputLog = new RateLimitedLog(log, 10_000);
+    this.curve = config.zmqCurveDir ? { context: new zmq.Context(), keys: loadServerCurve(config.zmqCurveDir) } : undefined;
+    this.xpub = new zmq.XPublisher(this.serverSocketOptions());
     if (config.historySize > 0) this.history = new HistoryWriter(redis, config.historySize, log);
   }
 
@@ -130,6 +137,7 @@ export class Ingester {
    * socket and connects to the feeds.
    */
   static async start(config: Config, redis: Redis, log: Logger): Promise<Ingester> {
+    refuseOpenBinds(config);
     const epoch = await resolveEpoch(redis, log);
     const ing = new Ingester(config, redis, log, epoch, await PauseState.load(redis));
     const now = Date.now();
@@ -160,11 +168,14 @@ export class Ingester {
     enableHeartbeats(ing.xpub);
     enableHeartbeats(ing.feed);
     try {
+      // The ZAP handler first: without one, libzmq would admit every CURVE client.
+      if (ing.curve) ing.stopZap = await startZapHandler(ing.curve.context, ing.curve.keys.allowed, log);
       await ing.xpub.bind(config.ingestBind);
-      ing.control = await ControlServer.start(config.controlBind, (req) => ing.handleControl(req), log);
+      ing.control = await ControlServer.start(config.controlBind, (req) => ing.handleControl(req), log, ing.serverSocketOptions());
     } catch (err) {
       // A half-started ingester must not keep the other endpoint bound.
       ing.closed = true;
+      ing.stopZap?.();
       ing.xpub.close();
       ing.feed.close();
       throw err;
@@ -306,6 +317,10 @@ export class Ingester {
     });
   }
 
+  private serverSocketOptions() {
+    return this.curve ? { context: this.curve.context, ...serverOptions(this.curve.keys) } : {};
+  }
+
   /** An ingester-wide message to every connected gateway. */
   broadcast(msg: object): void {
     this.send([BROADCAST_TOPIC, JSON.stringify(msg)]);
@@ -329,6 +344,17 @@ export class Ingester {
       case 'announce':
         return this.operatorBroadcast({ type: 'announce', tokens: req.tokens, message: req.message });
       case 'disconnect':
+        if (req.revoke) {
+          // Sessions first: once the sockets close, the client's reconnect and refresh must fail.
+          // Redis trouble is answered as such; the sockets are then left alone (nothing half-done).
+          try {
+            const sessions = await revokeUserSessions(this.redis, req.user);
+            this.log.info({ user: req.user, sessions }, 'operator revoked a user\'s sessions');
+          } catch (err) {
+            this.log.warn({ err, user: req.user }, 'could not revoke sessions');
+            return { ok: false, error: 'unavailable: the sessions could not be revoked (Redis)' };
+          }
+        }
         return this.operatorBroadcast({ type: 'disconnect', user: req.user });
     }
   }
@@ -495,6 +521,7 @@ export class Ingester {
     else this.log.warn({ epoch: this.epoch, historyPending: this.history?.pending }, 'ingester state not fully flushed; the next start begins a new epoch');
     this.history?.close();
     this.xpub.close();
+    this.stopZap?.();
   }
 }
 

@@ -42,7 +42,7 @@ const schemas = {
   demand: z.object({ cmd: z.literal('demand') }).strict(),
   notify: z.object({ cmd: z.literal('notify'), user: username, message }).strict(),
   announce: z.object({ cmd: z.literal('announce'), tokens: tokenList, message }).strict(),
-  disconnect: z.object({ cmd: z.literal('disconnect'), user: username }).strict(),
+  disconnect: z.object({ cmd: z.literal('disconnect'), user: username, revoke: z.boolean().optional() }).strict(),
 };
 
 export type ControlCommand = keyof typeof schemas;

@@ -15,6 +15,7 @@ export const ErrorCodes = {
   invalid_credentials: { status: 401, message: 'wrong username or password' },
   unauthorized: { status: 401, message: 'a valid access token is required' },
   invalid_refresh_token: { status: 401, message: 'the refresh token is invalid, expired or already used' },
+  refresh_superseded: { status: 401, message: 'this refresh token was rotated moments ago by another request; use the pair it returned' },
   forbidden_origin: { status: 403, message: 'this origin may not open sockets' },
   not_found: { status: 404, message: 'no such route' },
   method_not_allowed: { status: 405, message: 'method not allowed on this route' },
@@ -22,7 +23,10 @@ export const ErrorCodes = {
   unsupported_media_type: { status: 415, message: 'send the body as application/json' },
   too_many_requests: { status: 429, message: 'too many requests; retry later' },
   too_many_sockets: { status: 429, message: 'too many open sockets for this user' },
+  too_many_connections: { status: 429, message: 'too many open sockets from this address' },
+  server_full: { status: 503, message: 'this server has no room for another socket; retry later' },
   unavailable: { status: 503, message: 'a backing service is unavailable; retry shortly' },
+  busy: { status: 503, message: 'the server is busy; retry after the time in Retry-After' },
   internal: { status: 500, message: 'internal error' },
 } as const;
 

@@ -4,10 +4,19 @@ export const Keys = {
   user: (username: string) => `tg:user:${username}`,
   /** string: username of a user id */
   userById: (id: string) => `tg:uid:${id}`,
-  /** hash {uid, username, rt, created}: a login session; expires with its refresh token */
+  /**
+   * hash {uid, username, rt, created, prev, prevAt}: a login session; expires with its refresh
+   * token, and never later than SESSION_MAX_AGE_S after `created`. `prev`/`prevAt`: the token
+   * rotated out last and when (the REFRESH_GRACE_MS window)
+   */
   session: (sid: string) => `tg:sess:${sid}`,
-  /** set: hashes of refresh tokens already rotated out of a session (reuse ⇒ revoke) */
-  sessionUsedRefresh: (sid: string) => `tg:sess:${sid}:used`,
+  /** set of a user's session ids (some may have expired): what `disconnect` with `revoke` ends */
+  userSessions: (userId: string) => `tg:usess:${userId}`,
+  /**
+   * list, newest first, at most ROTATED_KEEP entries: hashes of refresh tokens rotated out of a
+   * session (reuse ⇒ revoke). Bounded so that a refresh loop cannot grow it.
+   */
+  sessionRotated: (sid: string) => `tg:sess:${sid}:rotated`,
   /** hash token → newest tick as JSON (full fields + seq): snapshots and seq continuity */
   lastTicks: 'tg:last',
   /**
@@ -45,9 +54,17 @@ export const Keys = {
   busReply: (instanceId: string) => `tg:bus:reply:${instanceId}`,
   /** zset connId → lease expiry (ms epoch): a user's open sockets on every worker (socket limit) */
   userSockets: (userId: string) => `tg:usock:${userId}`,
-  /** counter with a 60 s window: failed logins for one username / from one client IP */
-  loginFailsUser: (username: string) => `tg:throttle:login:u:${username}`,
+  /**
+   * counters with a 60 s window: failed logins for one (username, client IP) pair and from one
+   * client IP (both refuse with 429), and for one username from anywhere (only slows its logins)
+   */
+  loginFailsPair: (username: string, ip: string) => `tg:throttle:login:p:${ip}:${username}`,
   loginFailsIp: (ip: string) => `tg:throttle:login:ip:${ip}`,
+  loginFailsUser: (username: string) => `tg:throttle:login:u:${username}`,
+  /** counter with a 60 s window: registrations from one client IP */
+  registrationsIp: (ip: string) => `tg:throttle:register:${ip}`,
+  /** zset connId → lease expiry (ms epoch): open sockets of one client IP on every worker */
+  ipSockets: (ip: string) => `tg:ipsock:${ip}`,
   /** counter with a 10 s window: WebSocket upgrade attempts from one client IP */
   connAttemptsIp: (ip: string) => `tg:throttle:conn:${ip}`,
   /**

@@ -65,7 +65,7 @@ export async function startProcessSystem(outer: After, env: Record<string, strin
     DRAIN_MS: '1000',
     ...env,
   };
-  const config = load({ ...roleEnv, JWT_SECRET: TEST_JWT_SECRET, HOST: '127.0.0.1', PORT: '0' });
+  const config = load({ REGISTER_LIMIT_PER_MIN: '100000', ...roleEnv, JWT_SECRET: TEST_JWT_SECRET, HOST: '127.0.0.1', PORT: '0' });
   const log = createLogger(config.logLevel, 'test');
 
   const spawnIngester = (): IngesterProcess => {

@@ -112,6 +112,8 @@ export async function startSystem(outer: After, opts: SystemOptions = {}): Promi
     SIM_RATE: '400',
     // A stopping gateway drains its sockets over this window (10 s by default).
     DRAIN_MS: '1000',
+    // Tests register many users from 127.0.0.1; limits.test.ts and security tests set their own.
+    REGISTER_LIMIT_PER_MIN: '100000',
     ...opts.env,
   });
   const log = createLogger(config.logLevel, 'test');

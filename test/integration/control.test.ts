@@ -230,6 +230,38 @@ test('disconnect closes every socket of the user on both workers with 1008 and l
   assert.equal((await d0.request({ op: 'ping' })).type, 'pong');
 });
 
+test('disconnect with revoke closes the user\'s sockets with 1008 and ends every session: no reconnect, no refresh', async () => {
+  const erin = await sys.user();
+  const second = await sys.http('POST', '/api/auth/login', { username: erin.username, password: erin.password });
+  assert.equal(second.status, 200);
+  const c0 = await sys.connect(erin.access, 0);
+  const c1 = await sys.connect(second.body.access_token, 1);
+  const frank = await sys.user();
+  const f0 = await sys.connect(frank.access, 0);
+  assert.deepEqual(await ctl.send({ cmd: 'disconnect', user: erin.username, revoke: true }), { ok: true });
+  // 1008 from the broadcast; a worker's periodic session check may get there first and close the
+  // already-revoked session's socket 4003 (the sessions are ended before the broadcast is sent).
+  for (const c of [c0, c1]) assert.ok([1008, 4003].includes((await c.waitClose(2_000)).code));
+  for (const access of [erin.access, second.body.access_token]) {
+    assert.equal((await sys.http('GET', '/api/me', undefined, access)).status, 401);
+  }
+  for (const refresh_token of [erin.refresh, second.body.refresh_token]) {
+    assert.equal((await sys.http('POST', '/api/auth/refresh', { refresh_token })).status, 401);
+  }
+  // Others keep their sessions; the user may log in again (an operator who wants more blocks the account).
+  assert.equal((await f0.request({ op: 'ping' })).type, 'pong');
+  assert.equal((await sys.http('GET', '/api/me', undefined, frank.access)).status, 200);
+  assert.equal((await sys.http('POST', '/api/auth/login', { username: erin.username, password: erin.password })).status, 200);
+});
+
+test('disconnect without revoke leaves the sessions valid (the client may reconnect)', async () => {
+  const gina = await sys.user();
+  const c = await sys.connect(gina.access, 0);
+  assert.deepEqual(await ctl.send({ cmd: 'disconnect', user: gina.username, revoke: false }), { ok: true });
+  assert.equal((await c.waitClose(2_000)).code, 1008);
+  assert.equal((await sys.http('GET', '/api/me', undefined, gina.access)).status, 200);
+});
+
 test('malformed and unknown requests get ok:false and the socket keeps serving', async () => {
   for (const bad of ['nope', '[]', '{}', '{"cmd":"launch"}', '{"cmd":"pause","token":[1]}', '{"cmd":"pause","tokens":[]}',
     '{"cmd":"pause","tokens":[0]}', '{"cmd":"notify","user":"x","message":"hi"}', '{"cmd":"announce","tokens":[1]}']) {

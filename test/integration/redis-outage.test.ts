@@ -9,7 +9,8 @@ import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/start/embedded
 import { startSystem } from '../helpers/system.ts';
 import { until, withTimeout } from '../helpers/wait.ts';
 
-const sys = await startSystem({ after }, { simulator: true, env: { SIM_TOKENS: '5', SIM_RATE: '200' } });
+const GRACE_MS = 3_000; // longer than the 1 s command timeout, so the first retry falls inside it
+const sys = await startSystem({ after }, { simulator: true, env: { SIM_TOKENS: '5', SIM_RATE: '200', REFRESH_GRACE_MS: String(GRACE_MS) } });
 const gw = sys.gateways[0]!;
 let redis: EmbeddedRedis = sys.redisServer;
 // Stops whichever redis-server is current at the end of the file (after the system's teardown).
@@ -140,6 +141,12 @@ test('a refresh whose rotation times out answers 503, and a retry after the rota
   await until('Redis to answer again', async () => (await sys.redis.ping().catch(() => undefined)) === 'PONG', 5_000);
   // The client cannot know whether the rotation happened; here it did, so the retry is reuse and
   // costs the session (docs/security.md): the client logs in again.
+  // Within REFRESH_GRACE_MS the retry looks like a racing tab: refresh_superseded, nothing revoked.
+  const early = await sys.http('POST', '/api/auth/refresh', { refresh_token: u.refresh });
+  assert.equal(early.status, 401);
+  assert.equal(early.body.error.code, 'refresh_superseded');
+  assert.equal((await sys.http('GET', '/api/me', undefined, u.access)).status, 200);
+  await new Promise((r) => setTimeout(r, GRACE_MS + 50));
   const retry = await sys.http('POST', '/api/auth/refresh', { refresh_token: u.refresh });
   assert.equal(retry.status, 401);
   assert.equal((await sys.http('GET', '/api/me', undefined, u.access)).status, 401);

@@ -13,7 +13,9 @@ import { claimsOf } from '../helpers/jwt.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 import { until, withTimeout } from '../helpers/wait.ts';
 
-const sys = await startSystem({ after }, { gateways: 2 });
+// A short grace window, so that reuse after it can be shown without a long wait.
+const GRACE_MS = 300;
+const sys = await startSystem({ after }, { gateways: 2, env: { REFRESH_GRACE_MS: String(GRACE_MS) } });
 const feed = await startTestFeed({ after }, sys.feedEndpoint);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -60,6 +62,7 @@ test('reusing a rotated refresh token is 401, revokes the whole session, and clo
 
   const fresh = await sys.http('POST', '/api/auth/refresh', { refresh_token: u.refresh });
   assert.equal(fresh.status, 200);
+  await new Promise((r) => setTimeout(r, GRACE_MS + 50)); // past REFRESH_GRACE_MS: reuse, not a race
   const reuse = await sys.http('POST', '/api/auth/refresh', { refresh_token: u.refresh });
   assert.equal(reuse.status, 401);
   assert.equal(reuse.body.error.code, 'invalid_refresh_token');
@@ -75,7 +78,7 @@ test('reusing a rotated refresh token is 401, revokes the whole session, and clo
   assert.equal((await sys.http('GET', '/api/me', undefined, other.access)).status, 200);
 });
 
-test('two concurrent refreshes with the same token on different gateways: exactly one succeeds', async () => {
+test('two concurrent refreshes with the same token on different gateways: one succeeds, the other is refresh_superseded and the session survives', async () => {
   for (let round = 0; round < 5; round++) {
     const u = await sys.user();
     const [a, b] = await Promise.all([
@@ -83,6 +86,10 @@ test('two concurrent refreshes with the same token on different gateways: exactl
       sys.http('POST', '/api/auth/refresh', { refresh_token: u.refresh }, undefined, 1),
     ]);
     assert.deepEqual([a.status, b.status].sort(), [200, 401], `round ${round}`);
+    const [won, lost] = a.status === 200 ? [a, b] : [b, a];
+    assert.equal(lost.body.error.code, 'refresh_superseded', `round ${round}`);
+    assert.equal((await sys.http('GET', '/api/me', undefined, won.body.access_token)).status, 200, 'nothing revoked');
+    assert.equal((await sys.http('POST', '/api/auth/refresh', { refresh_token: won.body.refresh_token })).status, 200);
   }
 });
 

@@ -95,3 +95,26 @@ test('the README config table is the one generated from the schema', () => {
   const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   assert.ok(readme.includes(configTableMarkdown()), 'README.md config table is out of date: paste configTableMarkdown() output (npm run docs:config)');
 });
+
+test('the security settings have the contract defaults', () => {
+  const c = load({});
+  assert.equal(c.registerLimitPerMin, 10);
+  assert.equal(c.trustProxy, undefined);
+  assert.equal(c.sessionMaxAgeS, 2_592_000);
+  assert.equal(c.refreshGraceMs, 2_000);
+});
+
+test('ALLOWED_ORIGINS entries must be origins: a scheme and a host; `*` and bare hosts are refused by name', () => {
+  assert.deepEqual(load({ ALLOWED_ORIGINS: 'https://app.example.com, http://localhost:3000' }).allowedOrigins,
+    ['https://app.example.com', 'http://localhost:3000']);
+  for (const bad of ['*', 'app.example.com', 'https://app.example.com/path', 'ftp://x.example', 'https://*.example.com', 'null']) {
+    assert.throws(() => load({ ALLOWED_ORIGINS: bad }), (e: unknown) => e instanceof ConfigError && /ALLOWED_ORIGINS/.test(e.message), bad);
+  }
+});
+
+test('TRUST_PROXY takes addresses and CIDRs, and names itself when an entry is bad', () => {
+  assert.deepEqual(load({ TRUST_PROXY: '10.0.0.1, 10.0.0.0/8,fd00::/8' }).trustProxy, ['10.0.0.1', '10.0.0.0/8', 'fd00::/8']);
+  for (const bad of ['proxy.local', '10.0.0.0/33', '10.0.0.1/8/2']) {
+    assert.throws(() => load({ TRUST_PROXY: bad }), (e: unknown) => e instanceof ConfigError && /TRUST_PROXY/.test(e.message), bad);
+  }
+});

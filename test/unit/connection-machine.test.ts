@@ -137,6 +137,62 @@ test('a burst beyond MSG_BURST gets rate_limited; a sustained flood closes 4008'
   assert.deepEqual(closes(effects), [CloseCodes.rateLimited.code]);
 });
 
+/** Sends `rate` pings per second, evenly spaced, until closed or `maxMs`; returns when it closed. */
+function sendAtRate(h: ReturnType<typeof start>, rate: number, maxMs: number): number | undefined {
+  let sent = 0;
+  for (let t = 0; t < maxMs && h.actor.getSnapshot().status === 'active'; t += 1) {
+    h.clock.increment(1);
+    while (sent < ((t + 1) * rate) / 1000 && h.actor.getSnapshot().status === 'active') {
+      h.actor.send({ type: 'client.frame' });
+      h.actor.send({ type: 'client.message', msg: msg({ op: 'ping', id: sent++ }) });
+    }
+  }
+  return h.actor.getSnapshot().status === 'active' ? undefined : h.clock.now();
+}
+
+test('30 msgs/s sustained against MSG_RATE=20 closes 4008 within 30 s (strikes alone never did)', () => {
+  const h = start({ msgRate: 20, msgBurst: 40 });
+  const closedAt = sendAtRate(h, 30, 60_000);
+  assert.ok(closedAt !== undefined && closedAt <= 30_000, `closed at ${closedAt} ms`);
+  assert.deepEqual(closes(h.effects), [CloseCodes.rateLimited.code]);
+});
+
+test('any rate above MSG_RATE, even 21/s, is closed 4008 within 30 s of its first rate_limited error', () => {
+  const h = start({ msgRate: 20, msgBurst: 40 });
+  const errorsAt: number[] = [];
+  h.actor.on('effect.send', (e) => {
+    if ((e as any).message.type === 'error') errorsAt.push(h.clock.now());
+  });
+  const closedAt = sendAtRate(h, 21, 120_000);
+  assert.ok(closedAt !== undefined, 'closed');
+  assert.ok(closedAt - errorsAt[0]! <= 30_000, `first error at ${errorsAt[0]}, closed at ${closedAt}`);
+  assert.deepEqual(closes(h.effects), [CloseCodes.rateLimited.code]);
+});
+
+test('bursts over MSG_BURST followed by rest are answered rate_limited but never closed', () => {
+  const h = start({ msgRate: 20, msgBurst: 40 });
+  for (let round = 0; round < 20; round++) {
+    for (let i = 0; i < 45; i++) h.actor.send({ type: 'client.message', msg: msg({ op: 'ping' }) });
+    for (let i = 0; i < 3; i++) {
+      h.clock.increment(1_000);
+      h.actor.send({ type: 'client.frame' });
+    }
+  }
+  assert.ok(h.effects.some((e) => e.type === 'effect.send' && e.message.type === 'error' && e.message.code === 'rate_limited'));
+  assert.deepEqual(closes(h.effects), []);
+  assert.equal(h.actor.getSnapshot().status, 'active');
+});
+
+test('a frame the gateway left unread for lack of budget is answered rate_limited and counts toward 4008', () => {
+  const h = start({ msgRate: 20, msgBurst: 40 });
+  for (let i = 0; i < 40; i++) h.actor.send({ type: 'client.message', msg: msg({ op: 'ping' }) });
+  h.actor.send({ type: 'client.unread' });
+  const last = h.effects.at(-1)!;
+  assert.ok(last.type === 'effect.send' && last.message.type === 'error' && last.message.code === 'rate_limited');
+  for (let i = 0; i < 200 && h.actor.getSnapshot().status === 'active'; i++) h.actor.send({ type: 'client.unread' });
+  assert.deepEqual(closes(h.effects), [CloseCodes.rateLimited.code]);
+});
+
 test('messages at the sustained rate are never limited', () => {
   const { actor, effects, clock } = start({ msgRate: 20, msgBurst: 40 });
   for (let i = 0; i < 400; i++) {
