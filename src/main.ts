@@ -37,7 +37,7 @@ async function startAll(config: Config): Promise<() => Promise<void>> {
 
 /** Roles that do one thing and exit with their own status instead of running until a signal. */
 const ONE_SHOT_ROLES: Record<string, { about: string; run: (config: Config, args: string[]) => Promise<number> }> = {
-  ctl: { about: 'control the ingester: pause, resume, status, demand, notify, announce, disconnect, tap, keygen', run: (c, args) => (args[0] === 'tap' ? runTap(args.slice(1), c.ingestBind) : runCtl(args, c.controlBind, undefined, c.zmqCurveDir)) },
+  ctl: { about: 'control the ingester: pause, resume, status, demand, notify, announce, disconnect, tap, keygen', run: (c, args) => (args[0] === 'tap' ? runTap(args.slice(1), c.ingestBind, undefined, c.zmqCurveDir) : runCtl(args, c.controlBind, undefined, c.zmqCurveDir)) },
   client: { about: 'register, login, logout, watch live ticks in a terminal table (or --json)', run: async (_c, args) => (await import('./client-cli/cli.ts')).runClientCli(args) },
   // Loaded only when asked for: the other roles need none of the bench's code.
   bench: { about: 'run the benchmark scenarios, print a table, write bench/results/<date>.json', run: async (_c, args) => (await import('./bench/cli.ts')).runBenchCli(args) },

@@ -12,6 +12,7 @@
  * jumps per token within one epoch. --feed decodes a feed PUB (§3); a feed has no seq, so drops
  * there are the frames that are not valid feed messages.
  */
+import { clientOptions, loadClientCurve } from '../zmq/curve.ts';
 import * as zmq from 'zeromq';
 import { parseCommandLine } from '../cli/command-line.ts';
 import { BROADCAST_TOPIC, tokenOfTopic, tokenTopic } from '../protocol/topics.ts';
@@ -80,7 +81,11 @@ export function describeFeed(frames: Buffer[]): { line: string; token?: number; 
   }
 }
 
-export async function runTap(argv: readonly string[], defaultIngest: string, io: TapIo = stdio): Promise<number> {
+/**
+ * `curveDir` (ZMQ_CURVE_DIR): with CURVE on, the ingest endpoint admits only listed client keys, so
+ * the tap connects to it with this host's client key pair (a feed endpoint is not CURVE).
+ */
+export async function runTap(argv: readonly string[], defaultIngest: string, io: TapIo = stdio, curveDir?: string): Promise<number> {
   const cl = parseCommandLine(argv, OPTIONS);
   const fail = (msg: string) => (io.err(`tickgate ctl tap: ${msg}\n\n${TAP_USAGE}`), 2);
   if (!cl.ok) return fail(cl.error);
@@ -101,7 +106,8 @@ export async function runTap(argv: readonly string[], defaultIngest: string, io:
   const count = values.count === undefined ? Infinity : Number(values.count);
   if (!(Number.isInteger(count) && count > 0) && count !== Infinity) return fail('--count needs a positive integer');
 
-  const sub = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 100_000 });
+  const curve = kind === 'ingest' && curveDir ? clientOptions(loadClientCurve(curveDir)) : {};
+  const sub = new zmq.Subscriber({ ...curve, linger: 0, receiveHighWaterMark: 100_000 });
   sub.connect(endpoint);
   // The ingest XPUB filters by topic (exactly these tokens, plus broadcasts); a feed's first frame is
   // decimal text, where a prefix would also match longer tokens, so the feed is filtered here.

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as zmq from 'zeromq';
 import { runCtl } from '../../src/ctl/ctl.ts';
+import { runTap } from '../../src/ctl/tap.ts';
 import { ControlClient, NoReplyError } from '../../src/ctl/request.ts';
 import { loadClientCurve, clientOptions, type ClientCurve } from '../../src/zmq/curve.ts';
 import { startSystem, TEST_JWT_SECRET } from '../helpers/system.ts';
@@ -106,4 +107,16 @@ test('with NODE_ENV=production the ingester refuses a 0.0.0.0 bind without ZMQ_C
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /CONTROL_BIND/);
   assert.doesNotMatch(r.stderr, /INGEST_BIND/, 'a loopback bind is fine');
+});
+
+test('ctl tap on the ingest endpoint uses the client key: it decodes ticks with the key, hears nothing without it', async () => {
+  const token = sys.simulator!.instruments[1]!.token;
+  const lines: string[] = [];
+  const io = { out: (l: string) => lines.push(l), err: () => {} };
+  assert.equal(await runTap(['--count', '3', '--idle', '5', String(token)], sys.config.ingestBind, io, keys), 0);
+  // Three messages: ticks of the token and the ingester's broadcasts, decoded.
+  assert.ok(lines.some((l) => l.includes(`tick ${token} seq `)), lines.join('\n'));
+  const none: string[] = [];
+  assert.equal(await runTap(['--idle', '1', String(token)], sys.config.ingestBind, { out: (l) => none.push(l), err: () => {} }), 3);
+  assert.deepEqual(none, []);
 });
