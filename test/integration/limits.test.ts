@@ -8,6 +8,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { httpFrom } from '../helpers/http-from.ts';
 import { startSystem, type System } from '../helpers/system.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 import { until, withTimeout } from '../helpers/wait.ts';
@@ -17,22 +18,6 @@ const strict = await startSystem({ after }, { env: { CONN_RATE_PER_IP: '5' } });
 
 interface Res { status: number; headers: http.IncomingHttpHeaders; body: any }
 
-/** An HTTP request from a chosen loopback source address. */
-function httpFrom(ip: string, s: System, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> {
-  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  return withTimeout(new Promise<Res>((resolve, reject) => {
-    const req = http.request({
-      host: '127.0.0.1', port: s.gateways[0]!.port, method, path, localAddress: ip, agent: false,
-      headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }), ...headers },
-    }, (res) => {
-      let text = '';
-      res.on('data', (b: Buffer) => (text += b.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text ? JSON.parse(text) : undefined }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  }), 10_000, `${method} ${path}`);
-}
 
 /** A WebSocket upgrade from a chosen source address: the refusal's status and headers, or 101. */
 function upgradeFrom(ip: string, s: System, query = ''): Promise<Res> {

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { LOGIN_SLOWDOWN_MAX_MS } from '../../src/auth/throttle.ts';
 import { ROTATED_KEEP } from '../../src/auth/sessions.ts';
+import { httpFrom } from '../helpers/http-from.ts';
 import { startSystem, type System } from '../helpers/system.ts';
 import { claimsOf } from '../helpers/jwt.ts';
 import { until, withTimeout } from '../helpers/wait.ts';
@@ -24,23 +25,6 @@ const short = await startSystem({ after }, { env: { SESSION_MAX_AGE_S: '60', REF
 
 interface Res { status: number; headers: http.IncomingHttpHeaders; body: any; ms: number }
 
-/** An HTTP request from a chosen loopback source address. */
-function httpFrom(ip: string, s: System, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> {
-  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  const t0 = performance.now();
-  return withTimeout(new Promise<Res>((resolve, reject) => {
-    const req = http.request({
-      host: '127.0.0.1', port: s.gateways[0]!.port, method, path, localAddress: ip, agent: false,
-      headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }), ...headers },
-    }, (res) => {
-      let text = '';
-      res.on('data', (b: Buffer) => (text += b.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text ? JSON.parse(text) : undefined, ms: performance.now() - t0 }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  }), 15_000, `${method} ${path}`);
-}
 
 const login = (ip: string, username: string, password: string, headers: Record<string, string> = {}) =>
   httpFrom(ip, sys, 'POST', '/api/auth/login', { username, password }, headers);
