@@ -20,7 +20,7 @@ import { registerRoutes } from './routes.ts';
 import { registerSessionRoutes } from './session-routes.ts';
 import { SessionSockets } from './session-sockets.ts';
 import { encode } from '../protocol/server-messages.ts';
-import { closeSessionSockets, deliverToSession, isLive, sendText, SocketRegistry } from './socket-model.ts';
+import { closeSessionSockets, deliverToSession, isLive, sendText, SocketRegistry, type Socket } from './socket-model.ts';
 import { registerSocketRoute } from './ws-route.ts';
 import { assertNativeUws, uws, type us_listen_socket } from './uws.ts';
 
@@ -98,20 +98,17 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
     uws.us_listen_socket_close(listenSocket);
     const sockets = [...registry.all()];
     const offsets = closeOffsets(sockets.length, drainMs);
-    const timers = sockets.map((ws, i) => setTimeout(() => {
+    const drainOne = (ws: Socket) => {
       if (isLive(ws)) ws.getUserData().actor!.send({ type: 'server.drain', reconnectAfterMs: reconnectAfterMs(drainMs) });
       // A socket whose actor is gone (it failed, or the socket is between upgrade and open) has
       // no one to decide: it goes with the server.
       else registry.end(ws, CloseCodes.goingAway);
-    }, Math.max(0, offsets[i]! - (Date.now() - began))));
+    };
+    const timers = sockets.map((ws, i) => setTimeout(() => drainOne(ws), Math.max(0, offsets[i]! - (Date.now() - began))));
     await sleep(Math.max(0, (offsets.at(-1) ?? 0) - (Date.now() - began)));
     // Sockets that opened during the grace period, and any timer not yet run: closed now.
     for (const t of timers) clearTimeout(t);
-    for (const ws of [...registry.all()]) {
-      if (ws.getUserData().closed) continue;
-      if (isLive(ws)) ws.getUserData().actor!.send({ type: 'server.drain', reconnectAfterMs: reconnectAfterMs(drainMs) });
-      else registry.end(ws, CloseCodes.goingAway);
-    }
+    for (const ws of [...registry.all()]) if (!ws.getUserData().closed) drainOne(ws);
     // uWS reports each close (and the registry forgets the socket) once its close frame is out.
     const settleBy = Math.min(began + drainMs, Date.now() + CLOSE_SETTLE_MS);
     while (registry.bySession.size > 0 && Date.now() < settleBy) await sleep(10);
