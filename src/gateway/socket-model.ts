@@ -97,6 +97,11 @@ export class SocketRegistry {
     for (const set of this.bySession.values()) yield* set;
   }
 
+  /** Counts a server-side close; `end` does it, and the route for the closes uWS makes itself. */
+  countClose(code: number): void {
+    this.closedWith[code] = (this.closedWith[code] ?? 0) + 1;
+  }
+
   /**
    * The one place a socket is ended by the server: the close is counted and the socket marked,
    * so nothing touches it afterwards.
@@ -104,7 +109,7 @@ export class SocketRegistry {
   end(ws: Socket, close: CloseCode): void {
     const d = ws.getUserData();
     if (d.closed) return;
-    this.closedWith[close.code] = (this.closedWith[close.code] ?? 0) + 1;
+    this.countClose(close.code);
     d.closed = true;
     ws.end(close.code, close.reason);
   }

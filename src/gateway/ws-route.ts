@@ -25,13 +25,21 @@ import { uws, type TemplatedApp } from './uws.ts';
 import { upgradeHandler } from './ws-upgrade.ts';
 import { countConflation, countWsError } from './event-counts.ts';
 
-/** The contract's frame limit: larger messages close the socket with 1009. */
-export const MAX_FRAME_BYTES = 64 * 1024;
 /**
- * uWS's own limit. uWS drops a connection over its limit without a close frame, so it is set
- * higher and the 64 KiB rule is applied in `message`, where a proper 1009 can be sent.
+ * The contract's message limit (§6), given to uWS as `maxPayloadLength` so that no socket ever
+ * buffers more than this: uWS reserves a frame's whole announced length when it starts arriving,
+ * and keeps the fragments of an unfinished message until its last one. A limit above 64 KiB let a
+ * client park that much per socket while answering pings (security issue, finding 4).
+ *
+ * At the edge uWS decides, not us: a frame header announcing more than the limit, or fragments
+ * adding up to more, make uWS close the TCP connection at once, without a close frame (the
+ * client sees 1006; the close handler gets 1006 and "Received too big message"). No message over
+ * the limit ever reaches `message`, so a 1009 frame cannot be sent; such a close is counted as
+ * 1009 in `/metrics` (see `UWS_TOO_BIG`). docs/security.md has the measurements.
  */
-const UWS_MAX_PAYLOAD_BYTES = 1024 * 1024;
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** The reason uWS gives its close handler when it refused a message over `maxPayloadLength`. */
+const UWS_TOO_BIG = 'Received too big message';
 /**
  * A socket with more than this waiting in its send buffer is switched to latest-value delivery
  * (conflating, see `flow` in the actor); below half of it, it has caught up. Also about the most
@@ -80,7 +88,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
   });
 
   app.ws<SocketData>('/ws', {
-    maxPayloadLength: UWS_MAX_PAYLOAD_BYTES,
+    maxPayloadLength: MAX_FRAME_BYTES,
     // Liveness is the connection actor's job (HEARTBEAT_MS / PONG_TIMEOUT_MS), not uWS's.
     idleTimeout: 0,
     sendPingsAutomatically: false,
@@ -135,6 +143,8 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
     message: (ws, message, isBinary) => {
       const actor = ws.getUserData().actor!;
       sendWelcome(ws);
+      // uWS enforces the limit before this (see MAX_FRAME_BYTES); kept so that the rule does not
+      // depend on one option staying set.
       if (message.byteLength > MAX_FRAME_BYTES) return void actor.send({ type: 'client.oversize' });
       actor.send({ type: 'client.frame' });
       if (isBinary) {
@@ -158,8 +168,12 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       link.onTopicCount(Buffer.from(topic).toString('latin1'), newCount, oldCount);
     },
 
-    close: (ws, code) => {
+    close: (ws, code, message) => {
       const d = ws.getUserData();
+      if (!d.closed && code === 1006 && Buffer.from(message).toString('latin1').startsWith(UWS_TOO_BIG)) {
+        registry.countClose(CloseCodes.tooBig.code);
+        d.log?.info({ limit: MAX_FRAME_BYTES }, 'message over the limit: uWS dropped the connection');
+      }
       d.closed = true;
       registry.remove(ws);
       leases.release(d.userId, d.connId);

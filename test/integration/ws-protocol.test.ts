@@ -70,14 +70,43 @@ test('a binary frame is a bad_request, not a crash', async () => {
   assert.equal((await c.request({ op: 'ping' })).type, 'pong');
 });
 
-test('a frame over 64 KiB closes the socket with 1009, and the close is counted', async () => {
+test('a message of exactly 64 KiB is read; one byte more and uWS drops the connection, counted as 1009', async () => {
+  const u = await sys.user();
+  const c = await sys.connect(u.access);
+  // 64 KiB on the dot: within the limit, parsed, and answered (it is a valid request).
+  const body = JSON.stringify({ op: 'ping', id: 1, pad: '' });
+  const atLimit = body.replace('"pad":""', `"pad":"${'x'.repeat(64 * 1024 - body.length)}"`);
+  assert.equal(Buffer.byteLength(atLimit), 64 * 1024);
+  c.ws.send(atLimit);
+  assert.equal((await c.nextOfType('pong')).id, 1);
+
+  const counted = sys.gateways[0]!.registry.closedWith[1009] ?? 0;
+  c.ws.send(atLimit + ' ');
+  // uWS refuses the frame from its header and closes the TCP connection without a close frame:
+  // the client sees 1006 (docs/security.md, "at the edge"). The server counts it as 1009.
+  const { code } = await c.waitClose();
+  assert.equal(code, 1006);
+  await until('the oversize close counted', () => (sys.gateways[0]!.registry.closedWith[1009] ?? 0) === counted + 1);
+});
+
+test('an unfinished fragmented message never holds more than 64 KiB: the fragment that passes it ends the socket', async () => {
   const u = await sys.user();
   const c = await sys.connect(u.access);
   const counted = sys.gateways[0]!.registry.closedWith[1009] ?? 0;
-  c.send({ op: 'subscribe', tokens: [1], pad: 'x'.repeat(65 * 1024) });
+  const chunk = 'x'.repeat(30 * 1024);
+  // Two fragments (60 KiB) of a message that is never finished, while the client answers the
+  // protocol: the socket stays up and a ping in between the fragments is answered.
+  c.ws.send('{"op":"ping","pad":"' + chunk, { fin: false });
+  c.ws.send(chunk, { fin: false });
+  const pong = new Promise<void>((resolve) => c.ws.once('pong', () => resolve()));
+  c.ws.ping();
+  await pong;
+  assert.equal(c.ws.readyState, c.ws.OPEN);
+  // The third would make 90 KiB: refused as it arrives, not kept.
+  c.ws.send(chunk, { fin: false });
   const { code } = await c.waitClose();
-  assert.equal(code, 1009);
-  assert.equal(sys.gateways[0]!.registry.closedWith[1009], counted + 1);
+  assert.equal(code, 1006);
+  await until('the oversize close counted', () => (sys.gateways[0]!.registry.closedWith[1009] ?? 0) === counted + 1);
 });
 
 test('garbage bytes on a raw TCP socket after the upgrade do not hurt the server', async () => {
