@@ -27,6 +27,9 @@ import type { HistoryWriter } from '../store/history-writer.ts';
 import { Keys } from '../store/keys.ts';
 import type { Books, TokenBook } from './books.ts';
 
+/** Fields per `HSET` of sightings (an even number: token, time pairs). */
+const SEEN_CHUNK = 20_000;
+
 /** How often a slice of the books is examined: an eighth of TOKEN_FORGET_S, within 50 ms..1 s. */
 export function evictionScanEveryMs(forgetMs: number): number {
   return Math.min(1_000, Math.max(50, Math.floor(forgetMs / 8)));
@@ -120,15 +123,19 @@ export class TokenEviction {
   private readonly cursor: SliceCursor<TokenBook>;
   /** Sightings read from `tg:seen` at start, for restored tokens not seen since. */
   private readonly restoredSeen = new Map<number, number>();
-  private readonly startedAt = Date.now();
+  /** When the books were restored (set by `restore`): a later `freshAt` is a tick or a resume. */
+  private startedAt = Date.now();
   private roundStartedAt = this.startedAt;
   private prevRoundStartedAt = this.startedAt;
   /** Forgotten tokens whose Redis entries are not deleted yet (retried with every write). */
   private readonly pending = new Set<number>();
-  private seen: (string | number)[] = [];
+  /** Sightings not written yet, the newest per token (bounded by the books, also while Redis is away). */
+  private seen = new Map<number, number>();
   /** The floor Redis holds (`loadSeqFloor` filled `books.seqFloor` before `restore`). */
   private savedFloor = 0;
   private writing: Promise<boolean> | undefined;
+  /** The one write queued behind the running one (scans keep coming while Redis is slow). */
+  private queued: Promise<boolean> | undefined;
   private readonly rules: EvictionRules<TokenBook>;
   readonly everyMs: number;
 
@@ -144,6 +151,8 @@ export class TokenEviction {
    */
   async restore(): Promise<void> {
     const { books, redis } = this.deps;
+    // The books were restored just now, each with `freshAt` = its restore time, not later than this.
+    this.startedAt = this.roundStartedAt = this.prevRoundStartedAt = Date.now();
     this.savedFloor = books.seqFloor;
     const recorded = await redis.hgetall(Keys.lastSeen);
     const unknown: string[] = [];
@@ -158,7 +167,6 @@ export class TokenEviction {
 
   /** When the feed last sent the token, as far as this or a previous ingester knows. */
   private lastSeen(token: number, book: TokenBook): number {
-    // Restored books got `freshAt` = the restore time; a later one is a tick or a resume.
     if (book.freshAt > this.startedAt) {
       if (this.restoredSeen.size) this.restoredSeen.delete(token);
       return book.freshAt;
@@ -175,13 +183,13 @@ export class TokenEviction {
       this.prevRoundStartedAt = this.roundStartedAt;
       this.roundStartedAt = now;
     }
-    for (const [token, at] of slice.seen) this.seen.push(token, at);
+    for (const [token, at] of slice.seen) this.seen.set(token, at);
     for (const token of slice.forget) this.forget(token);
     if (slice.forget.length) {
       this.deps.onForgotten(slice.forget.length);
       this.deps.log.info({ tokens: slice.forget.slice(0, 50), count: slice.forget.length, seqFloor: books.seqFloor }, 'forgot tokens unseen for TOKEN_FORGET_S');
     }
-    if (this.pending.size || this.seen.length) void this.write();
+    if (this.pending.size || this.seen.size) void this.write();
   }
 
   private forget(token: number): void {
@@ -190,6 +198,7 @@ export class TokenEviction {
     if (book.seq > books.seqFloor) books.seqFloor = book.seq;
     books.delete(token);
     this.restoredSeen.delete(token);
+    this.seen.delete(token);
     this.deps.history?.forget(token);
     this.pending.add(token);
   }
@@ -201,18 +210,36 @@ export class TokenEviction {
    * now; old history entries stay, as real ticks of this epoch). Resolves true when all landed.
    */
   write(): Promise<boolean> {
-    if (this.writing) return this.writing.then(() => this.write());
+    if (this.writing) {
+      this.queued ??= this.writing.then(() => {
+        this.queued = undefined;
+        return this.write();
+      });
+      return this.queued;
+    }
     const { books, redis } = this.deps;
     const tokens: string[] = [];
     for (const t of this.pending) if (!books.has(t)) tokens.push(String(t));
     this.pending.clear();
     const seen = this.seen;
-    this.seen = [];
+    this.seen = new Map();
     const floor = books.seqFloor;
-    if (tokens.length === 0 && seen.length === 0 && floor === this.savedFloor) return Promise.resolve(true);
+    if (tokens.length === 0 && seen.size === 0 && floor === this.savedFloor) return Promise.resolve(true);
+    if (redis.status !== 'ready') {
+      this.requeue(tokens, seen);
+      return Promise.resolve(false);
+    }
     const m = redis.multi();
-    // Sightings first: one of a token forgotten in the same write is then deleted after it.
-    if (seen.length) m.hset(Keys.lastSeen, ...seen);
+    // In chunks: a clean stop of a busy ingester records every book at once.
+    let fields: (string | number)[] = [];
+    for (const [token, at] of seen) {
+      fields.push(token, at);
+      if (fields.length >= SEEN_CHUNK) {
+        m.hset(Keys.lastSeen, ...fields);
+        fields = [];
+      }
+    }
+    if (fields.length) m.hset(Keys.lastSeen, ...fields);
     if (floor !== this.savedFloor || tokens.length) m.set(Keys.seqFloor, String(floor));
     if (tokens.length) {
       m.hdel(Keys.lastTicks, ...tokens).hdel(Keys.heldTicks, ...tokens).srem(Keys.staleTokens, ...tokens).hdel(Keys.lastSeen, ...tokens);
@@ -225,8 +252,7 @@ export class TokenEviction {
       return true;
     }).catch((err: unknown) => {
       this.deps.log.warn({ err, tokens: tokens.length }, 'could not delete forgotten tokens from Redis; will retry');
-      for (const t of tokens) this.pending.add(Number(t));
-      this.seen.push(...seen);
+      this.requeue(tokens, seen);
       return false;
     }).finally(() => {
       this.writing = undefined;
@@ -234,11 +260,18 @@ export class TokenEviction {
     return this.writing;
   }
 
+  /** Puts back what a write could not deliver; the next scan's write retries it. */
+  private requeue(tokens: string[], seen: Map<number, number>): void {
+    for (const t of tokens) this.pending.add(Number(t));
+    // A sighting taken since is newer; a token forgotten since needs none.
+    for (const [token, at] of seen) if (!this.seen.has(token) && this.deps.books.has(token)) this.seen.set(token, at);
+  }
+
   /** Clean stop: records every sighting newer than `tg:seen` may hold, then writes. */
   async close(): Promise<boolean> {
     for (const [token, book] of this.deps.books) {
       const at = this.lastSeen(token, book);
-      if (at >= this.prevRoundStartedAt) this.seen.push(token, at);
+      if (at >= this.prevRoundStartedAt) this.seen.set(token, at);
     }
     return this.write();
   }

@@ -131,7 +131,7 @@ async function restartIngester(meanwhile: () => Promise<void> = async () => {}) 
   await ingester.close();
   await meanwhile();
   const subscribed = feed.subscribes;
-  const log = createLogger('silent', 'test');
+  const log = createLogger(sys.config.logLevel, 'ingester-restarted');
   const redis = connectRedis(sys.redisServer.url, log, 'ingester-restarted');
   await waitReady(redis);
   restarted.push(() => redis.disconnect());
