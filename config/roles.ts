@@ -12,7 +12,7 @@ const common: Key[] = ['logLevel', 'nodeEnv', 'dataDir'];
 
 export const ROLE_SETTINGS: Readonly<Record<string, readonly Key[]>> = Object.freeze({
   feed: [...common, 'feedBind', 'simTokens', 'simRate'],
-  ingester: [...common, 'redisUrl', 'feedEndpoints', 'ingestBind', 'controlBind', 'staleMs', 'historySize', 'ingestHwm'],
+  ingester: [...common, 'redisUrl', 'feedEndpoints', 'ingestBind', 'controlBind', 'staleMs', 'tokenForgetS', 'historySize', 'ingestHwm'],
   gateway: [
     ...common, 'host', 'port', 'redisUrl', 'jwtSecret', 'ingestBind', 'ingestHwm', 'heartbeatMs', 'pongTimeoutMs', 'staleMs',
     'allowedOrigins', 'accessTtlS', 'refreshTtlS', 'reauthLeadMs', 'maxTokensPerSocket', 'maxSocketsPerUser', 'msgRate', 'msgBurst',

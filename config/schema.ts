@@ -152,6 +152,11 @@ export const schema = {
     doc: 'a socket silent for `HEARTBEAT_MS` + this is closed with 4000', parse: int(10, 3_600_000),
   },
   staleMs: { env: 'STALE_MS', default: '5000', doc: 'a token with no tick for this long is reported `stale`', parse: int(10, 86_400_000) },
+  tokenForgetS: {
+    env: 'TOKEN_FORGET_S', default: '604800',
+    doc: 'a token with no tick for this long (seconds; default 7 days) is forgotten: its books, newest value, history and stale flag are dropped, unless it is paused by name or some gateway still forwards it',
+    parse: int(1, 315_360_000),
+  },
   allowedOrigins: {
     env: 'ALLOWED_ORIGINS', default: undefined, defaultDoc: 'unset: any origin matching the Host',
     doc: 'comma list of origins (`https://host[:port]`) allowed to open sockets; requests without `Origin` are not refused for that', parse: origins,

@@ -38,12 +38,35 @@ export async function createSession(redis: Redis, user: User, life: SessionLifet
     .multi()
     .hset(Keys.session(sid), { uid: user.id, username: user.username, rt: hashToken(refreshToken), created: Date.now() })
     .expire(Keys.session(sid), Math.min(life.refreshTtlS, life.maxAgeS))
-    // The user's index of sessions lives as long as the newest could; ids of ended sessions in it
-    // are harmless (revoking them deletes nothing) and go with it.
+    // The user's index of sessions lives as long as the newest could (every session ends within
+    // SESSION_MAX_AGE_S of its login), so a user who stops logging in leaves nothing behind.
     .sadd(Keys.userSessions(user.id), sid)
     .expire(Keys.userSessions(user.id), life.maxAgeS)
     .exec();
+  // A user who keeps logging in keeps the index alive: without pruning it would gain an id per
+  // login forever. Login is the only place it grows, so pruning here bounds it by the sessions
+  // still alive, plus the few that ended since the last login.
+  await pruneUserSessions(redis, user.id);
   return { sid, refreshToken };
+}
+
+/**
+ * Removes the ids of ended sessions (expired, logged out, revoked) from a user's index. A session
+ * never comes back once its key is gone, so an id seen missing can be removed without a race;
+ * one created meanwhile is not in the list read here. Returns how many were removed.
+ */
+export async function pruneUserSessions(redis: Redis, userId: string): Promise<number> {
+  const key = Keys.userSessions(userId);
+  const sids = await redis.smembers(key);
+  if (sids.length === 0) return 0;
+  const p = redis.pipeline();
+  for (const sid of sids) p.exists(Keys.session(sid));
+  const results = await p.exec();
+  const failed = results?.find(([err]) => err);
+  if (!results || failed) throw failed?.[0] ?? new Error('pipeline not executed');
+  const ended = sids.filter((_, i) => results[i]![1] === 0);
+  if (ended.length) await redis.srem(key, ...ended);
+  return ended.length;
 }
 
 export async function getSession(redis: Redis, sid: string): Promise<Session | undefined> {

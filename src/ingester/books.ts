@@ -31,8 +31,9 @@ export interface TokenBook {
   stale: boolean;
 }
 
-export function newBook(token: number, now: number): TokenBook {
-  return { seq: 0, last: undefined, held: undefined, topic: tokenTopic(token), freshAt: now, stale: false };
+/** A token new to the books; its first tick gets `seqFloor` + 1 (see `Books.seqFloor`). */
+export function newBook(token: number, now: number, seqFloor: number): TokenBook {
+  return { seq: seqFloor, last: undefined, held: undefined, topic: tokenTopic(token), freshAt: now, stale: false };
 }
 
 export class Books extends Map<number, TokenBook> {
@@ -42,6 +43,11 @@ export class Books extends Map<number, TokenBook> {
   readonly dirtyStale = new Set<number>();
   /** The write in flight, if any. */
   persisting: Promise<boolean> = Promise.resolve(true);
+  /**
+   * Where a token new to the books starts counting: the highest last seq of any forgotten token
+   * (token-eviction.ts), so a returning token never reuses a seq. 0 until a token is forgotten.
+   */
+  seqFloor = 0;
 
   constructor(private readonly redis: Redis, private readonly log: Logger) {
     super();
@@ -54,7 +60,7 @@ export class Books extends Map<number, TokenBook> {
     for (const [token, json] of Object.entries(saved)) {
       try {
         const tick = JSON.parse(json) as Tick;
-        this.set(Number(token), { ...newBook(Number(token), now), seq: tick.seq, last: tick });
+        this.set(Number(token), { ...newBook(Number(token), now, tick.seq), last: tick });
       } catch {
         this.log.warn({ token }, 'ignoring an unreadable saved tick');
       }
@@ -87,7 +93,7 @@ export class Books extends Map<number, TokenBook> {
         continue;
       }
       let book = this.get(token);
-      if (!book) this.set(token, (book = newBook(token, now)));
+      if (!book) this.set(token, (book = newBook(token, now, this.seqFloor)));
       if (paused.has(token)) {
         book.held = data;
         continue;

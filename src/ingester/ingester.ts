@@ -38,6 +38,7 @@ import { resolveEpoch } from './epoch.ts';
 import { parseFeedMessage, type FeedRejection } from './feed-message.ts';
 import { PauseState } from './pause-state.ts';
 import { RateLimitedLog } from './rate-limited-log.ts';
+import { loadSeqFloor, TokenEviction } from './token-eviction.ts';
 import { XpubSubscribers } from './xpub-subscribers.ts';
 import { enableHeartbeats } from '../zmq/heartbeat.ts';
 import { receiveLoop } from '../zmq/receive-loop.ts';
@@ -56,6 +57,8 @@ export interface IngesterStats {
   ticksIn: number;
   ticksOut: number;
   rejected: Record<string, number>;
+  /** Tokens forgotten after TOKEN_FORGET_S without a tick (token-eviction.ts). */
+  tokensForgotten: number;
 }
 
 export class Ingester {
@@ -64,10 +67,11 @@ export class Ingester {
   private readonly epochRaw: Buffer;
   /** Writes each published tick to its history stream; absent with HISTORY_SIZE=0. */
   readonly history: HistoryWriter | undefined;
-  readonly stats: IngesterStats = { ticksIn: 0, ticksOut: 0, rejected: {} };
+  readonly stats: IngesterStats = { ticksIn: 0, ticksOut: 0, rejected: {}, tokensForgotten: 0 };
   /** Demand and connected workers, as the XPUB reports them; a joining gateway gets a heartbeat at once. */
   private readonly subscribers = new XpubSubscribers(() => this.broadcast({ type: 'hb', epoch: this.epoch }));
   private readonly books: Books;
+  private readonly eviction: TokenEviction;
   private readonly feed = new zmq.Subscriber();
   private readonly xpub: zmq.XPublisher;
   /** With ZMQ_CURVE_DIR: the server sockets' own context, its ZAP handler and the keys. */
@@ -92,6 +96,11 @@ export class Ingester {
     this.xpub = new zmq.XPublisher(this.serverSocketOptions());
     if (config.historySize > 0) this.history = new HistoryWriter(redis, config.historySize, log);
     this.books = new Books(redis, log);
+    this.eviction = new TokenEviction({
+      books: this.books, redis, log, history: this.history, forgetMs: config.tokenForgetS * 1_000,
+      keep: (token) => this.paused.pausedTokens.has(token) || this.subscribers.demand.has(token),
+      onForgotten: (n) => (this.stats.tokensForgotten += n),
+    });
   }
 
   /**
@@ -102,7 +111,9 @@ export class Ingester {
     refuseOpenBinds(config);
     const epoch = await resolveEpoch(redis, log);
     const ing = new Ingester(config, redis, log, epoch, await PauseState.load(redis));
+    ing.books.seqFloor = await loadSeqFloor(redis);
     await ing.books.restore(ing.paused, ing.history);
+    await ing.eviction.restore();
     // The link's queue is the sum of both ends' HWMs: INGEST_HWM bounds it at both, so a small
     // value really makes a slow gateway lose ticks (which it then recovers or reports).
     ing.xpub.sendHighWaterMark = config.ingestHwm;
@@ -134,6 +145,7 @@ export class Ingester {
     ing.timers.push(setInterval(() => ing.books.persist(), PERSIST_EVERY_MS));
     ing.timers.push(setInterval(() => ing.broadcast({ type: 'hb', epoch }), INGEST_HEARTBEAT_MS));
     ing.timers.push(setInterval(() => ing.scanStale(), staleScanEveryMs(config.staleMs)));
+    ing.timers.push(setInterval(() => ing.eviction.scan(), ing.eviction.everyMs));
     ing.broadcast({ type: 'hb', epoch });
     log.info({
       feeds: config.feedEndpoints, bind: config.ingestBind, control: config.controlBind, tokens: ing.books.size, epoch,
@@ -161,7 +173,7 @@ export class Ingester {
   private onTick(data: TickData, now: number): void {
     let book = this.books.get(data.token);
     if (book === undefined) {
-      book = newBook(data.token, now);
+      book = newBook(data.token, now, this.books.seqFloor);
       this.books.set(data.token, book);
     }
     book.freshAt = now;
@@ -238,6 +250,11 @@ export class Ingester {
     this.send([BROADCAST_TOPIC, JSON.stringify(msg)]);
   }
 
+  /** Tokens in the books (`status` reports it). */
+  get tokenCount(): number {
+    return this.books.size;
+  }
+
   /** Tokens with at least one subscribed gateway, as seen on the XPUB. */
   get demand(): ReadonlySet<number> {
     return this.subscribers.demand;
@@ -251,7 +268,7 @@ export class Ingester {
         return this.changePause(req.cmd, req.tokens);
       case 'status':
         return {
-          ok: true, paused: this.paused.reply, tokens: this.books.size,
+          ok: true, paused: this.paused.reply, tokens: this.tokenCount,
           ticks_in: this.stats.ticksIn, ticks_out: this.stats.ticksOut, workers: this.subscribers.workers.size,
         };
       case 'demand':
@@ -358,7 +375,9 @@ export class Ingester {
     let clean = false;
     try {
       await this.books.persisting;
-      const [saved, historySaved] = await Promise.all([this.books.persist(), this.history?.flush() ?? Promise.resolve(true)]);
+      // The eviction's write does not gate the marker: a forgotten token whose keys are still in
+      // Redis is restored with its seq, which is just as continuous (token-eviction.ts).
+      const [saved, historySaved] = await Promise.all([this.books.persist(), this.history?.flush() ?? Promise.resolve(true), this.eviction.close()]);
       if (saved && historySaved) {
         await this.redis.set(Keys.cleanShutdown, this.epoch);
         clean = true;

@@ -186,6 +186,15 @@ export class HistoryWriter {
     this.timer = setTimeout(this.onTimer, this.retryMs);
   }
 
+  /**
+   * Drops the cached key name of a token the ingester forgot (token-eviction.ts), so the cache
+   * holds only tokens still known. A tick of it still queued (only after a long Redis outage) is
+   * written as usual: it is a real tick of this epoch.
+   */
+  forget(token: number): void {
+    this.keys.delete(token);
+  }
+
   private key(token: number): string {
     let k = this.keys.get(token);
     if (k === undefined) this.keys.set(token, (k = Keys.history(token)));

@@ -10,7 +10,11 @@ export const Keys = {
    * rotated out last and when (the REFRESH_GRACE_MS window)
    */
   session: (sid: string) => `tg:sess:${sid}`,
-  /** set of a user's session ids (some may have expired): what `disconnect` with `revoke` ends */
+  /**
+   * set of a user's session ids: what `disconnect` with `revoke` ends. Ids of ended sessions are
+   * pruned at each login (the only time it grows), and it expires SESSION_MAX_AGE_S after the
+   * newest login, when every session in it has ended
+   */
   userSessions: (userId: string) => `tg:usess:${userId}`,
   /**
    * list, newest first, at most ROTATED_KEEP entries: hashes of refresh tokens rotated out of a
@@ -26,6 +30,18 @@ export const Keys = {
   heldTicks: 'tg:held',
   /** set of tokens the ingester currently reports `stale` (no tick for STALE_MS) */
   staleTokens: 'tg:stale',
+  /**
+   * hash token → when the feed last sent it (ms epoch, ingest clock; written about once per
+   * eviction round, so it may lag by up to a minute): a restarted ingester keeps counting
+   * TOKEN_FORGET_S from there instead of from its start (token-eviction.ts)
+   */
+  lastSeen: 'tg:seen',
+  /**
+   * string: the seq floor, the highest last seq of any token the ingester forgot. A token new to
+   * the books starts after it, so a forgotten token that returns never reuses a seq a client may
+   * hold (docs/delivery.md, "Forgotten tokens"). Never lowered, also not by a new epoch.
+   */
+  seqFloor: 'tg:seqfloor',
   /** string: the epoch of the current seq numbering (a UUID; see the ingester's start) */
   epoch: 'tg:epoch',
   /**
