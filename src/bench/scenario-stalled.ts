@@ -1,0 +1,86 @@
+/**
+ * Stalled readers: the fan-out shape at half the ramp's knee; after a window with every socket
+ * reading, one socket in twenty stops reading (its TCP stream is no longer read, as with a client
+ * stuck in a long computation). What it shows: whether the healthy 95% notice (their p99 against
+ * the window before), what the server's memory does, and how the stalled sockets were treated —
+ * tickgate switches them to latest-value delivery and closes them 4009 after SLOW_CLOSE_MS, as
+ * its /metrics count; the bare server just drops what does not fit in their send buffer.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { metricValue } from './metrics-text.ts';
+import { attachRatios, type Measurement, type ScenarioReport } from './report.ts';
+import { fanoutShape } from './scenario-fanout.ts';
+import { eachTarget, perSecond, withFeed, type ScenarioContext, type ScenarioDef } from './scenario-kit.ts';
+
+/** One socket in this many stops reading: 5%. */
+const STALL_EVERY = 20;
+const SLOW_CLOSE_MS = 5_000;
+const QUICK_SLOW_CLOSE_MS = 1_500;
+
+/** Half the tickgate knee the ramp found in this run, else a default. */
+export function stalledRate(ctx: ScenarioContext): { rate: number; from: string } {
+  if (ctx.rate !== undefined) return { rate: ctx.rate, from: '--rate' };
+  const knee = (ctx.earlier.get('fanout-ramp')?.summary.knee as Record<string, { knee: number | null }> | undefined)?.tickgate?.knee;
+  if (typeof knee === 'number') return { rate: Math.max(100, Math.round(knee / 2)), from: 'half the tickgate knee of fanout-ramp' };
+  return { rate: ctx.quick ? 500 : 2_500, from: 'default (fanout-ramp did not run)' };
+}
+
+async function tickgateCounts(metrics: () => Promise<string | undefined>) {
+  const text = await metrics();
+  if (text === undefined) return undefined;
+  return {
+    closes4009: metricValue(text, 'tickgate_closes_total', { code: '4009' }) ?? 0,
+    conflations: metricValue(text, 'tickgate_conflation_events_total') ?? 0,
+    sockets: metricValue(text, 'tickgate_sockets') ?? 0,
+  };
+}
+
+export const stalled: ScenarioDef = {
+  name: 'stalled',
+  about: 'fan-out at half the knee, then 5% of sockets stop reading: healthy sockets\' p99 before/after, server RSS, how the stalled were treated',
+  async run(ctx) {
+    const shape = fanoutShape(ctx);
+    const { rate, from } = stalledRate(ctx);
+    const slowCloseMs = ctx.quick ? QUICK_SLOW_CLOSE_MS : SLOW_CLOSE_MS;
+    const stallIndexes = Array.from({ length: Math.floor(shape.connections / STALL_EVERY) }, (_, k) => k * STALL_EVERY);
+    // Long enough for a stalled socket to fill its buffers, be switched to latest-value delivery and closed.
+    const stalledWindowS = Math.max(ctx.durationS, slowCloseMs / 1000 + 3);
+    const measurements: Measurement[] = [];
+    const treatment: Record<string, unknown> = {};
+    await withFeed(shape.tokens, (feed, endpoint) => eachTarget(ctx, feed, endpoint, shape, async (session) => {
+      await session.connect();
+      feed.setRate(rate);
+      await session.warmUp(ctx.warmupS);
+      const before = await session.measure('no stall', ctx.durationS);
+      measurements.push(before);
+      const countsBefore = await tickgateCounts(() => session.target.metrics());
+      const stalledNow = await session.stall(stallIndexes);
+      ctx.say(`${session.target.kind}: ${stalledNow} sockets stopped reading`);
+      const after = await session.measure(`${Math.round(100 / STALL_EVERY)}% stalled`, stalledWindowS);
+      measurements.push(after);
+      // /metrics is published every second: give the last closes time to show up.
+      if (countsBefore) await sleep(1_500, undefined, { signal: session.signal });
+      const countsAfter = await tickgateCounts(() => session.target.metrics());
+      treatment[session.target.kind] = {
+        stalledSockets: stalledNow,
+        serverRssKiB: { before: before.serverRssKiB, after: after.serverRssKiB },
+        healthyP99Ms: { before: before.latencyMs.p99, after: after.latencyMs.p99 },
+        ...(countsBefore && countsAfter ? {
+          closed4009: countsAfter.closes4009 - countsBefore.closes4009,
+          conflated: countsAfter.conflations - countsBefore.conflations,
+          openSocketsAfter: countsAfter.sockets,
+        } : {}),
+      };
+    }, { SLOW_CLOSE_MS: String(slowCloseMs) }));
+    attachRatios(measurements);
+    const notes = [`${perSecond(rate)} ticks (${from}); ${stallIndexes.length} of ${shape.connections} sockets stall; SLOW_CLOSE_MS=${slowCloseMs}`];
+    for (const [kind, t] of Object.entries(treatment) as Array<[string, any]>) {
+      const rss = `RSS ${Math.round(t.serverRssKiB.before / 1024)} → ${Math.round(t.serverRssKiB.after / 1024)} MiB`;
+      const treated = t.closed4009 === undefined
+        ? 'stalled sockets kept open, ticks beyond their send buffer dropped'
+        : `${t.conflated} switched to latest-value delivery, ${t.closed4009} closed 4009`;
+      notes.push(`${kind}: healthy p99 ${t.healthyP99Ms.before} → ${t.healthyP99Ms.after} ms; ${rss}; ${treated}`);
+    }
+    return { name: this.name, about: this.about, measurements, summary: { rate, rateFrom: from, slowCloseMs, stalled: treatment }, notes } satisfies ScenarioReport;
+  },
+};
