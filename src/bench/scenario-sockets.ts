@@ -5,6 +5,7 @@
  * long until the last is acked, and how long each waited.
  */
 import { spawnSync } from 'node:child_process';
+import { cpuSeconds } from './proc-stats.ts';
 import { attachRatios, type Measurement, type ScenarioReport } from './report.ts';
 import { eachTarget, withFeed, type ScenarioDef } from './scenario-kit.ts';
 import type { Shape } from './session.ts';
@@ -53,18 +54,24 @@ export const storm: ScenarioDef = {
     const connections = ctx.connections ?? (ctx.quick ? 1_000 : 10_000);
     const shape: Shape = { connections, tokens: 1_000, tokensPerConnection: 2, mode: 'quote' };
     const measurements: Measurement[] = [];
-    const times: Record<string, { allAckedMs: number; p50: number; p99: number; max: number; reopened: number }> = {};
+    const times: Record<string, { allAckedMs: number; p50: number; p99: number; max: number; reopened: number; serverCpuS: number; clientCpuS: number[] }> = {};
     await withFeed(shape.tokens, (feed, endpoint) => eachTarget(ctx, feed, endpoint, shape, async (session) => {
       feed.setRate(500);
       ctx.say(`${session.target.kind}: ${connections.toLocaleString('en-US')} sockets at once`);
+      const cpu0 = { server: session.target.serverProcesses.map((p) => cpuSeconds(p.pid)), clients: session.fleet.cpuSeconds() };
       const c = await session.connect(Infinity);
       const s = c.connectMs.summary();
-      times[session.target.kind] = { allAckedMs: c.elapsedMs, p50: s.p50, p99: s.p99, max: s.max, reopened: c.earlyCloses };
+      const serverCpuS = session.target.serverProcesses.reduce((sum, p, k) => sum + cpuSeconds(p.pid) - cpu0.server[k]!, 0);
+      const clientCpuS = session.fleet.cpuSeconds().map((v, k) => Math.round((v - cpu0.clients[k]!) * 100) / 100);
+      times[session.target.kind] = {
+        allAckedMs: c.elapsedMs, p50: s.p50, p99: s.p99, max: s.max, reopened: c.earlyCloses,
+        serverCpuS: Math.round(serverCpuS * 100) / 100, clientCpuS,
+      };
       await session.warmUp(0);
       measurements.push(await session.measure('after storm', ctx.durationS));
     }));
     attachRatios(measurements);
-    const notes = Object.entries(times).map(([kind, t]) => `${kind}: all ${connections.toLocaleString('en-US')} acked after ${(t.allAckedMs / 1000).toFixed(2)} s; per socket p50 ${t.p50} ms, p99 ${t.p99} ms, max ${t.max} ms${t.reopened ? `; ${t.reopened} dropped fresh sockets reopened` : ''}`);
+    const notes = Object.entries(times).map(([kind, t]) => `${kind}: all ${connections.toLocaleString('en-US')} acked after ${(t.allAckedMs / 1000).toFixed(2)} s; per socket p50 ${t.p50} ms, p99 ${t.p99} ms, max ${t.max} ms; CPU s server ${t.serverCpuS}, clients ${t.clientCpuS.join(' + ')}${t.reopened ? `; ${t.reopened} dropped fresh sockets reopened` : ''}`);
     const b = times.bare;
     const t = times.tickgate;
     if (b && t) notes.push(`tickgate took ${(t.allAckedMs / Math.max(1, b.allAckedMs)).toFixed(2)}× bare's time to ack every socket`);

@@ -16,13 +16,19 @@ import { eachTarget, perSecond, withFeed, type ScenarioContext, type ScenarioDef
 const STALL_EVERY = 20;
 const SLOW_CLOSE_MS = 5_000;
 const QUICK_SLOW_CLOSE_MS = 1_500;
+const STALLED_WINDOW_S = 45;
+/** After the window, how long tickgate may take to close every stalled socket 4009 (not in --quick). */
+const CLOSE_WAIT_S = 60;
 
 /** Half the tickgate knee the ramp found in this run, else a default. */
 export function stalledRate(ctx: ScenarioContext): { rate: number; from: string } {
   if (ctx.rate !== undefined) return { rate: ctx.rate, from: '--rate' };
-  const knee = (ctx.earlier.get('fanout-ramp')?.summary.knee as Record<string, { knee: number | null }> | undefined)?.tickgate?.knee;
+  const fallback = ctx.quick ? 500 : 2_500;
+  const ramp = ctx.earlier.get('fanout-ramp');
+  if (!ramp) return { rate: fallback, from: 'default: fanout-ramp did not run' };
+  const knee = (ramp.summary.knee as Record<string, { knee: number | null }> | undefined)?.tickgate?.knee;
   if (typeof knee === 'number') return { rate: Math.max(100, Math.round(knee / 2)), from: 'half the tickgate knee of fanout-ramp' };
-  return { rate: ctx.quick ? 500 : 2_500, from: 'default (fanout-ramp did not run)' };
+  return { rate: fallback, from: 'default: fanout-ramp found no tickgate knee' };
 }
 
 async function tickgateCounts(metrics: () => Promise<string | undefined>) {
@@ -43,8 +49,10 @@ export const stalled: ScenarioDef = {
     const { rate, from } = stalledRate(ctx);
     const slowCloseMs = ctx.quick ? QUICK_SLOW_CLOSE_MS : SLOW_CLOSE_MS;
     const stallIndexes = Array.from({ length: Math.floor(shape.connections / STALL_EVERY) }, (_, k) => k * STALL_EVERY);
-    // Long enough for a stalled socket to fill its buffers, be switched to latest-value delivery and closed.
-    const stalledWindowS = Math.max(ctx.durationS, slowCloseMs / 1000 + 3);
+    // A stalled socket first fills the kernel's buffers (on loopback easily a megabyte or two),
+    // then the server's; only then is it conflated, and closed SLOW_CLOSE_MS later. With small
+    // ltp ticks that takes a while: the window is long, and tickgate gets extra time after it.
+    const stalledWindowS = ctx.quick ? Math.max(ctx.durationS, 4) : Math.max(ctx.durationS, STALLED_WINDOW_S);
     const measurements: Measurement[] = [];
     const treatment: Record<string, unknown> = {};
     await withFeed(shape.tokens, (feed, endpoint) => eachTarget(ctx, feed, endpoint, shape, async (session) => {
@@ -55,14 +63,22 @@ export const stalled: ScenarioDef = {
       measurements.push(before);
       const countsBefore = await tickgateCounts(() => session.target.metrics());
       const stalledNow = await session.stall(stallIndexes);
+      const stalledAt = performance.now();
       ctx.say(`${session.target.kind}: ${stalledNow} sockets stopped reading`);
       const after = await session.measure(`${Math.round(100 / STALL_EVERY)}% stalled`, stalledWindowS);
       measurements.push(after);
-      // /metrics is published every second: give the last closes time to show up.
-      if (countsBefore) await sleep(1_500, undefined, { signal: session.signal });
-      const countsAfter = await tickgateCounts(() => session.target.metrics());
+      // /metrics is published every second: give the last closes time to show up, and without
+      // --quick wait (bounded) until every stalled socket is closed.
+      let countsAfter = await tickgateCounts(() => session.target.metrics());
+      const closeDeadline = Date.now() + (ctx.quick ? 1_500 : CLOSE_WAIT_S * 1000);
+      while (countsBefore && countsAfter && countsAfter.closes4009 - countsBefore.closes4009 < stalledNow && Date.now() < closeDeadline) {
+        await sleep(1_000, undefined, { signal: session.signal });
+        countsAfter = await tickgateCounts(() => session.target.metrics());
+      }
+      const stalledForS = Math.round((performance.now() - stalledAt) / 100) / 10;
       treatment[session.target.kind] = {
         stalledSockets: stalledNow,
+        stalledForS,
         serverRssKiB: { before: before.serverRssKiB, after: after.serverRssKiB },
         healthyP99Ms: { before: before.latencyMs.p99, after: after.latencyMs.p99 },
         ...(countsBefore && countsAfter ? {
@@ -78,7 +94,7 @@ export const stalled: ScenarioDef = {
       const rss = `RSS ${Math.round(t.serverRssKiB.before / 1024)} → ${Math.round(t.serverRssKiB.after / 1024)} MiB`;
       const treated = t.closed4009 === undefined
         ? 'stalled sockets kept open, ticks beyond their send buffer dropped'
-        : `${t.conflated} switched to latest-value delivery, ${t.closed4009} closed 4009`;
+        : `${t.conflated} switched to latest-value delivery, ${t.closed4009} closed 4009 within ${t.stalledForS} s of stalling`;
       notes.push(`${kind}: healthy p99 ${t.healthyP99Ms.before} → ${t.healthyP99Ms.after} ms; ${rss}; ${treated}`);
     }
     return { name: this.name, about: this.about, measurements, summary: { rate, rateFrom: from, slowCloseMs, stalled: treatment }, notes } satisfies ScenarioReport;

@@ -137,14 +137,17 @@ export class Session {
     };
     await this.fleet.startMeasuring();
     await sleep(durationS * 1000, undefined, { signal: this.signal });
+    // The feed's side of the window ends as the stop request leaves, not when its answer is back:
+    // ticks published during that round trip can no longer be counted by the clients.
+    const end = { at: performance.now(), published: feed.published, expected: feed.expectedDeliveries };
     const w = await this.fleet.stopMeasuring();
-    const windowS = (performance.now() - start.at) / 1000;
+    const windowS = (end.at - start.at) / 1000;
     const serverCpuS = Object.fromEntries(procs.map((p, k) => [p.name, round(cpuSeconds(p.pid) - start.server[k]!, 3)]));
     const serverS = Object.values(serverCpuS).reduce((a, b) => a + b, 0);
     const busiestServerCores = Math.max(...Object.values(serverCpuS)) / windowS;
     const clientCores = this.fleet.cpuSeconds().map((c, k) => round((c - start.clients[k]!) / windowS, 3));
     const self = process.cpuUsage(start.self);
-    const expected = feed.expectedDeliveries - start.expected;
+    const expected = end.expected - start.expected;
     const counted = this.shape.connections - this.stalled.size;
     return {
       target: this.target.kind,
@@ -155,7 +158,7 @@ export class Session {
       mode: this.shape.mode,
       windowS: round(windowS, 3),
       offeredTicksPerSec: feed.rate,
-      publishedTicksPerSec: round((feed.published - start.published) / windowS, 1),
+      publishedTicksPerSec: round((end.published - start.published) / windowS, 1),
       deliveredMsgsPerSec: round(w.messages / windowS, 1),
       deliveryRatio: expected === 0 ? 0 : round(w.ticks / expected, 4),
       latencyMs: w.latency.summary(),
