@@ -18,3 +18,16 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   }
   return sum;
 }
+
+/** Every sample of `name` by the value of its label `label` (e.g. closes by `code`). */
+export function metricByLabel(text: string, name: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const m = /^[^{]+\{([^}]*)\}\s+(\S+)/.exec(line);
+    const value = m?.[1] && new RegExp(`(?:^|,)${label}="((?:[^"\\\\]|\\\\.)*)"`).exec(m[1])?.[1];
+    const v = Number(m?.[2]);
+    if (value !== undefined && value !== '' && value !== false && Number.isFinite(v)) out[value] = (out[value] ?? 0) + v;
+  }
+  return out;
+}

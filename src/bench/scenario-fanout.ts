@@ -40,6 +40,7 @@ export const fanoutRamp: ScenarioDef = {
         const m = await session.measure(perSecond(rate), ctx.durationS);
         measurements.push(m);
         steps.push({ rate, p99Ms: m.latencyMs.p99, deliveryRatio: m.deliveryRatio });
+        ctx.say(`${session.target.kind}: ${perSecond(m.deliveredMsgsPerSec)} delivered (${(m.deliveryRatio * 100).toFixed(1)}%), p50/p99 ${m.latencyMs.p50}/${m.latencyMs.p99} ms, server ${m.serverCores} cores, busiest client ${Math.max(...m.clientCores)}`);
       }
       verdicts[session.target.kind] = rampKnee(steps);
     }));

@@ -7,7 +7,7 @@
  * its /metrics count; the bare server just drops what does not fit in their send buffer.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { metricValue } from './metrics-text.ts';
+import { metricByLabel, metricValue } from './metrics-text.ts';
 import { attachRatios, type Measurement, type ScenarioReport } from './report.ts';
 import { fanoutShape } from './scenario-fanout.ts';
 import { eachTarget, perSecond, withFeed, type ScenarioContext, type ScenarioDef } from './scenario-kit.ts';
@@ -18,7 +18,8 @@ const SLOW_CLOSE_MS = 5_000;
 const QUICK_SLOW_CLOSE_MS = 1_500;
 const STALLED_WINDOW_S = 45;
 /** After the window, how long tickgate may take to close every stalled socket 4009 (not in --quick). */
-const CLOSE_WAIT_S = 60;
+const CLOSE_WAIT_S = 90;
+const HEARTBEAT_MS = 300_000;
 
 /** Half the tickgate knee the ramp found in this run, else a default. */
 export function stalledRate(ctx: ScenarioContext): { rate: number; from: string } {
@@ -35,10 +36,16 @@ async function tickgateCounts(metrics: () => Promise<string | undefined>) {
   const text = await metrics();
   if (text === undefined) return undefined;
   return {
-    closes4009: metricValue(text, 'tickgate_closes_total', { code: '4009' }) ?? 0,
+    closes: metricByLabel(text, 'tickgate_closes_total', 'code'),
     conflations: metricValue(text, 'tickgate_conflation_events_total') ?? 0,
     sockets: metricValue(text, 'tickgate_sockets') ?? 0,
   };
+}
+
+function closesSince(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [code, n] of Object.entries(after)) if (n - (before[code] ?? 0) > 0) out[code] = n - (before[code] ?? 0);
+  return out;
 }
 
 export const stalled: ScenarioDef = {
@@ -71,7 +78,7 @@ export const stalled: ScenarioDef = {
       // --quick wait (bounded) until every stalled socket is closed.
       let countsAfter = await tickgateCounts(() => session.target.metrics());
       const closeDeadline = Date.now() + (ctx.quick ? 1_500 : CLOSE_WAIT_S * 1000);
-      while (countsBefore && countsAfter && countsAfter.closes4009 - countsBefore.closes4009 < stalledNow && Date.now() < closeDeadline) {
+      while (countsBefore && countsAfter && (countsAfter.closes['4009'] ?? 0) - (countsBefore.closes['4009'] ?? 0) < stalledNow && Date.now() < closeDeadline) {
         await sleep(1_000, undefined, { signal: session.signal });
         countsAfter = await tickgateCounts(() => session.target.metrics());
       }
@@ -82,19 +89,26 @@ export const stalled: ScenarioDef = {
         serverRssKiB: { before: before.serverRssKiB, after: after.serverRssKiB },
         healthyP99Ms: { before: before.latencyMs.p99, after: after.latencyMs.p99 },
         ...(countsBefore && countsAfter ? {
-          closed4009: countsAfter.closes4009 - countsBefore.closes4009,
+          closedByCode: closesSince(countsBefore.closes, countsAfter.closes),
           conflated: countsAfter.conflations - countsBefore.conflations,
           openSocketsAfter: countsAfter.sockets,
         } : {}),
       };
-    }, { SLOW_CLOSE_MS: String(slowCloseMs) }));
+    }, {
+      SLOW_CLOSE_MS: String(slowCloseMs),
+      // A socket that reads nothing answers no ping either: with the default heartbeat it is
+      // closed 4000 after 30 s, usually before its buffers have filled. A longer heartbeat lets
+      // the slow-consumer path (conflate, then 4009) be what handles it, which is what is measured.
+      HEARTBEAT_MS: String(HEARTBEAT_MS),
+    }));
     attachRatios(measurements);
-    const notes = [`${perSecond(rate)} ticks (${from}); ${stallIndexes.length} of ${shape.connections} sockets stall; SLOW_CLOSE_MS=${slowCloseMs}`];
+    const notes = [`${perSecond(rate)} ticks (${from}); ${stallIndexes.length} of ${shape.connections} sockets stall; tickgate with SLOW_CLOSE_MS=${slowCloseMs}, HEARTBEAT_MS=${HEARTBEAT_MS}`];
     for (const [kind, t] of Object.entries(treatment) as Array<[string, any]>) {
       const rss = `RSS ${Math.round(t.serverRssKiB.before / 1024)} → ${Math.round(t.serverRssKiB.after / 1024)} MiB`;
-      const treated = t.closed4009 === undefined
+      const closed = Object.entries((t.closedByCode ?? {}) as Record<string, number>).map(([code, n]) => `${n} closed ${code}`).join(', ') || 'none closed';
+      const treated = t.closedByCode === undefined
         ? 'stalled sockets kept open, ticks beyond their send buffer dropped'
-        : `${t.conflated} switched to latest-value delivery, ${t.closed4009} closed 4009 within ${t.stalledForS} s of stalling`;
+        : `${t.conflated} switched to latest-value delivery, ${closed} within ${t.stalledForS} s of stalling`;
       notes.push(`${kind}: healthy p99 ${t.healthyP99Ms.before} → ${t.healthyP99Ms.after} ms; ${rss}; ${treated}`);
     }
     return { name: this.name, about: this.about, measurements, summary: { rate, rateFrom: from, slowCloseMs, stalled: treatment }, notes } satisfies ScenarioReport;

@@ -113,3 +113,9 @@ test('a flat series has no drift, and an all-zero one has no percentage', () => 
   assert.equal(zero.windowPct, null);
   assert.equal(slope([{ t: 1, v: 3 }]), 0);
 });
+
+test('metricByLabel splits a metric by one label', async () => {
+  const { metricByLabel } = await import('../../src/bench/metrics-text.ts');
+  const text = 'tickgate_closes_total{code="4009"} 3\ntickgate_closes_total{worker="a",code="4000"} 2\ntickgate_closes_total{code="4000"} 1\ntickgate_sockets 4\n';
+  assert.deepEqual(metricByLabel(text, 'tickgate_closes_total', 'code'), { 4009: 3, 4000: 3 });
+});
