@@ -25,9 +25,14 @@ export function metricByLabel(text: string, name: string, label: string): Record
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
     const m = /^[^{]+\{([^}]*)\}\s+(\S+)/.exec(line);
-    const value = m?.[1] && new RegExp(`(?:^|,)${label}="((?:[^"\\\\]|\\\\.)*)"`).exec(m[1])?.[1];
+    const value = m ? labelValue(m[1]!, label) : undefined;
     const v = Number(m?.[2]);
-    if (value !== undefined && value !== '' && value !== false && Number.isFinite(v)) out[value] = (out[value] ?? 0) + v;
+    if (value !== undefined && Number.isFinite(v)) out[value] = (out[value] ?? 0) + v;
   }
   return out;
+}
+
+function labelValue(labels: string, name: string): string | undefined {
+  for (const pair of labels.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) if (pair[1] === name) return pair[2];
+  return undefined;
 }
