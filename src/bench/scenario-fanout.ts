@@ -36,7 +36,7 @@ export const fanoutRamp: ScenarioDef = {
         if (!rampContinues(steps)) break;
         feed.setRate(rate);
         ctx.say(`${session.target.kind}: ${perSecond(rate)} ticks`);
-        await sleep(SETTLE_S * 1000, undefined, { signal: session.signal });
+        await sleep((ctx.quick ? SETTLE_S / 2 : SETTLE_S) * 1000, undefined, { signal: session.signal });
         const m = await session.measure(perSecond(rate), ctx.durationS);
         measurements.push(m);
         steps.push({ rate, p99Ms: m.latencyMs.p99, deliveryRatio: m.deliveryRatio });
