@@ -48,6 +48,19 @@ function closesSince(before: Record<string, number>, after: Record<string, numbe
   return out;
 }
 
+/** What became of the stalled sockets on one server. */
+interface Treatment {
+  stalledSockets: number;
+  /** From the stall to the last /metrics reading, s. */
+  stalledForS: number;
+  serverRssKiB: { before: number; after: number };
+  healthyP99Ms: { before: number; after: number };
+  /** tickgate only (from /metrics): closes during the phase by code, conflation switches, sockets left. */
+  closedByCode?: Record<string, number>;
+  conflated?: number;
+  openSocketsAfter?: number;
+}
+
 export const stalled: ScenarioDef = {
   name: 'stalled',
   about: 'fan-out at half the knee, then 5% of sockets stop reading: healthy sockets\' p99 before/after, server RSS, how the stalled were treated',
@@ -61,7 +74,7 @@ export const stalled: ScenarioDef = {
     // ltp ticks that takes a while: the window is long, and tickgate gets extra time after it.
     const stalledWindowS = ctx.quick ? Math.max(ctx.durationS, 4) : Math.max(ctx.durationS, STALLED_WINDOW_S);
     const measurements: Measurement[] = [];
-    const treatment: Record<string, unknown> = {};
+    const treatment: Record<string, Treatment> = {};
     await withFeed(shape.tokens, (feed, endpoint) => eachTarget(ctx, feed, endpoint, shape, async (session) => {
       await session.connect();
       feed.setRate(rate);
@@ -103,11 +116,11 @@ export const stalled: ScenarioDef = {
     }));
     attachRatios(measurements);
     const notes = [`${perSecond(rate)} ticks (${from}); ${stallIndexes.length} of ${shape.connections} sockets stall; tickgate with SLOW_CLOSE_MS=${slowCloseMs}, HEARTBEAT_MS=${HEARTBEAT_MS}`];
-    for (const [kind, t] of Object.entries(treatment) as Array<[string, any]>) {
+    for (const [kind, t] of Object.entries(treatment)) {
       const rss = `RSS ${Math.round(t.serverRssKiB.before / 1024)} → ${Math.round(t.serverRssKiB.after / 1024)} MiB`;
-      const closed = Object.entries((t.closedByCode ?? {}) as Record<string, number>).map(([code, n]) => `${n} closed ${code}`).join(', ') || 'none closed';
+      const closed = Object.entries(t.closedByCode ?? {}).map(([code, n]) => `${n} closed ${code}`).join(', ') || 'none closed';
       const treated = t.closedByCode === undefined
-        ? 'stalled sockets kept open, ticks beyond their send buffer dropped'
+        ? 'no slow-consumer handling: stalled sockets stay open, ticks beyond their send buffer are skipped'
         : `${t.conflated} switched to latest-value delivery, ${closed} within ${t.stalledForS} s of stalling`;
       notes.push(`${kind}: healthy p99 ${t.healthyP99Ms.before} → ${t.healthyP99Ms.after} ms; ${rss}; ${treated}`);
     }
