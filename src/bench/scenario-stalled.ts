@@ -1,7 +1,7 @@
 /**
- * Stalled readers: the fan-out shape at half the ramp's knee; after a window with every socket
- * reading, one socket in twenty stops reading (its TCP stream is no longer read, as with a client
- * stuck in a long computation). What it shows: whether the healthy 95% notice (their p99 against
+ * Stalled readers: the fan-out shape at half the ramp's knee, with one socket in twenty watching
+ * every token; after a window with every socket reading, those stop reading (their TCP stream is
+ * no longer read, as with a client stuck in a long computation). What it shows: whether the healthy 95% notice (their p99 against
  * the window before), what the server's memory does, and how the stalled sockets were treated —
  * tickgate switches them to latest-value delivery and closes them 4009 after SLOW_CLOSE_MS, as
  * its /metrics count; the bare server just drops what does not fit in their send buffer.
@@ -65,10 +65,13 @@ export const stalled: ScenarioDef = {
   name: 'stalled',
   about: 'fan-out at half the knee, then 5% of sockets stop reading: healthy sockets\' p99 before/after, server RSS, how the stalled were treated',
   async run(ctx) {
-    const shape = fanoutShape(ctx);
+    // The sockets that will stall watch every token: a stalled ltp socket with 10 tokens gets so
+    // few bytes a second that the kernel's buffers (several MiB on loopback) would hold minutes of
+    // them before the server saw any backpressure. Both windows have the same subscriptions.
+    const shape = { ...fanoutShape(ctx), everyToken: (i: number) => i % STALL_EVERY === 0 };
     const { rate, from } = stalledRate(ctx);
     const slowCloseMs = ctx.quick ? QUICK_SLOW_CLOSE_MS : SLOW_CLOSE_MS;
-    const stallIndexes = Array.from({ length: Math.floor(shape.connections / STALL_EVERY) }, (_, k) => k * STALL_EVERY);
+    const stallIndexes = Array.from({ length: Math.ceil(shape.connections / STALL_EVERY) }, (_, k) => k * STALL_EVERY);
     // A stalled socket first fills the kernel's buffers (on loopback easily a megabyte or two),
     // then the server's; only then is it conflated, and closed SLOW_CLOSE_MS later. With small
     // ltp ticks that takes a while: the window is long, and tickgate gets extra time after it.

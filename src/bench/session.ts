@@ -30,6 +30,8 @@ export interface Shape {
   /** Tokens per socket: a block of consecutive tokens, shifted by this much per socket. */
   tokensPerConnection: number;
   mode: 'ltp' | 'quote' | 'full';
+  /** Sockets that subscribe to every token instead (the stalled readers' heavy watchers). */
+  everyToken?: (i: number) => boolean;
 }
 
 export interface SessionOptions {
@@ -45,6 +47,7 @@ export interface SessionOptions {
 
 /** Token indexes of socket `i`: `tokensPerConnection` consecutive ones from `i × tokensPerConnection`, wrapping. */
 export function tokenIndexesFor(s: Shape, i: number): number[] {
+  if (s.everyToken?.(i)) return Array.from({ length: s.tokens }, (_, t) => t);
   const per = Math.min(s.tokensPerConnection, s.tokens);
   const start = (i * per) % s.tokens;
   return Array.from({ length: per }, (_, j) => (start + j) % s.tokens);
