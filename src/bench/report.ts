@@ -50,6 +50,8 @@ export interface Measurement {
   clientBusierThanServer: boolean;
   /** Counted sockets the server closed during the window, by close code (expected: none). */
   closes: Record<string, number>;
+  /** Lines the server processes logged during the window (tickgate logs warnings and errors only; expected: none). */
+  serverLogLines: number;
   /** tickgate ÷ bare at the same step of the same scenario (tickgate rows only). */
   ratios?: Ratios;
 }
@@ -153,6 +155,11 @@ export function formatTable(report: BenchReport): string {
   out.push(`${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, load average at start ${m.loadAverage.join(' ')}`);
   for (const s of report.scenarios) {
     for (const n of s.notes) out.push(`  ${s.name}: ${n}`);
+    for (const mm of s.measurements) {
+      const closed = Object.entries(mm.closes);
+      if (closed.length > 0) out.push(`  ${s.name}: ${mm.target} ${mm.label}: the server closed counted sockets: ${closed.map(([code, n]) => `${n}× ${code}`).join(', ')}`);
+      if (mm.serverLogLines > 0) out.push(`  ${s.name}: ${mm.target} ${mm.label}: ${mm.serverLogLines} server log lines during the window`);
+    }
     const busy = s.measurements.filter((mm) => mm.clientBusierThanServer);
     if (busy.length > 0) {
       out.push(`  ${s.name}: WARNING (!) a client process was busier than the busiest server process in ${busy.map((mm) => `${mm.target} ${mm.label}`).join(', ')}: the load generator may be the limit there`);

@@ -137,6 +137,7 @@ export class Session {
       self: process.cpuUsage(),
       published: feed.published,
       expected: feed.expectedDeliveries,
+      logLines: this.target.logLines(),
     };
     await this.fleet.startMeasuring();
     await sleep(durationS * 1000, undefined, { signal: this.signal });
@@ -175,6 +176,7 @@ export class Session {
       feedCores: round((self.user + self.system) / 1e6 / windowS, 3),
       clientBusierThanServer: Math.max(...clientCores) > Math.max(busiestServerCores, CLIENT_BUSY_CORES),
       closes: w.closes,
+      serverLogLines: this.target.logLines() - start.logLines,
     };
   }
 

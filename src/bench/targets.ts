@@ -25,6 +25,8 @@ export interface Target {
   worker?: string;
   /** One access token per socket index ('' for the bare server, which checks none). */
   accessTokens(connections: number, signal?: AbortSignal): Promise<(i: number) => string>;
+  /** Lines the server processes have logged so far (tickgate at LOG_LEVEL=warn: warnings and errors). */
+  logLines(): number;
   /** GET /metrics (tickgate only; undefined for the bare server). */
   metrics(): Promise<string | undefined>;
   /** Rejects when a server process exits before `stop()`. */
@@ -61,6 +63,7 @@ async function startTickgate(opts: TargetOptions): Promise<Target> {
       const access = await s.login(Math.max(1, Math.ceil(connections / CONNECTIONS_PER_USER)), signal);
       return (i) => access[Math.floor(i / CONNECTIONS_PER_USER)]!;
     },
+    logLines: () => s.gateway.logLines() + s.ingester.logLines(),
     metrics: () => s.metrics(),
     died: s.died,
     stop: () => s.stop(),
@@ -97,6 +100,7 @@ async function startBare(opts: TargetOptions): Promise<Target> {
       socketHolderPid: proc.pid,
       serverProcesses: [{ name: 'bare', pid: proc.pid }],
       accessTokens: async () => () => '',
+      logLines: () => proc.logLines(),
       metrics: async () => undefined,
       died,
       stop,

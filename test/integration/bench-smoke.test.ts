@@ -42,6 +42,7 @@ test('a tiny fan-out reports sane numbers for both servers, ratios for tickgate,
     assert.ok(m.serverCpuSecPerMillionMsgs !== null && m.serverCpuSecPerMillionMsgs > 0, 'server CPU per million messages');
     assert.ok(m.serverRssKiB > 0);
     assert.deepEqual(m.closes, {});
+    assert.equal(m.serverLogLines, 0, `${m.target} logged warnings or errors`);
   }
   assert.deepEqual(Object.keys(s.measurements[1]!.serverCpuS).sort(), ['gateway', 'ingester', 'redis']);
   const ratios = s.measurements[1]!.ratios!;

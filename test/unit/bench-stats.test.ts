@@ -53,7 +53,7 @@ function measurement(target: 'bare' | 'tickgate', label: string, delivered: numb
     target, label, connections: 1, tokens: 1, tokensPerConnection: 1, mode: 'ltp', windowS: 1, offeredTicksPerSec: 1,
     publishedTicksPerSec: 1, deliveredMsgsPerSec: delivered, deliveryRatio: 1, latencyMs: { samples: 1, p50: 1, p99, max: p99, mean: 1 },
     serverCpuS: {}, serverCores: 0, busiestServerCores: 0, serverCpuSecPerMillionMsgs: cpu, serverRssKiB: 1, rssPerConnectionKiB: null,
-    clientCores: [0], feedCores: 0, clientBusierThanServer: false, closes: {},
+    clientCores: [0], feedCores: 0, clientBusierThanServer: false, closes: {}, serverLogLines: 0,
   };
 }
 
