@@ -20,6 +20,7 @@ export class Churn {
   readonly counts: ChurnCounts = { started: 0, completed: 0, failed: 0, errors: [] };
   private timer: NodeJS.Timeout | undefined;
   private inFlight = 0;
+  private stopped = false;
   private readonly open = new Set<WebSocket>();
 
   constructor(private readonly url: string, private readonly access: string, private readonly tokens: readonly number[], private readonly perSecond: number) {}
@@ -56,6 +57,8 @@ export class Churn {
     const finish = (err?: string) => {
       if (done) return;
       done = true;
+      // Cycles cut short by stop() are neither completed nor failed.
+      if (this.stopped) return void clearTimeout(timer);
       clearTimeout(timer);
       this.inFlight--;
       if (err) {
@@ -86,6 +89,7 @@ export class Churn {
 
   /** Stops starting cycles and drops the sockets of those in flight. */
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     for (const ws of this.open) ws.terminate();
     this.open.clear();
