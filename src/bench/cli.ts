@@ -3,6 +3,7 @@
  * `bench/results/<date>.json`. Exit status: 0 every scenario ran, 1 one or more failed, 2 usage
  * error or missing prerequisite, 130 interrupted (everything started is stopped first).
  */
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine } from '../cli/command-line.ts';
@@ -10,25 +11,30 @@ import { redisServerAvailable, RedisNotInstalledError } from '../start/embedded-
 import { procStatsAvailable } from './proc-stats.ts';
 import { formatTable } from './report.ts';
 import { runBench } from './run.ts';
-import { applyOverrides, SCENARIOS, type ScenarioOverrides } from './scenarios.ts';
+import { SCENARIOS, scenarioNames } from './scenarios.ts';
+import { TARGET_KINDS, type TargetKind } from './targets.ts';
 
-const DEFAULT_OUT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
+export const DEFAULT_OUT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 
 export const BENCH_USAGE = `usage: tickgate bench [options]
 
-Runs each scenario against its own redis-server, ingester and gateway (child processes) on
-127.0.0.1, prints a table and writes the same data as JSON to bench/results/<YYYY-MM-DD>.json.
+Runs each scenario against a bare uWebSockets.js server and then tickgate (redis-server, ingester,
+gateway as child processes), on the same feed, on 127.0.0.1, with the clients in several child
+processes; prints a table and writes the same data as JSON to bench/results/<YYYY-MM-DD>.json.
 
 scenarios:
 ${SCENARIOS.map((s) => `  ${s.name.padEnd(12)} ${s.about}`).join('\n')}
 
 options:
-  --quick            a fraction of the connections, half the rate, 3 s windows: a smoke run
+  --quick            small sizes and 2 s windows: a smoke run of every scenario
   --only A,B         run only these scenarios
-  --duration S       measurement window per scenario in seconds (default 10; --quick: 3)
-  --warmup S         extra warm-up after every token ticks, in seconds (default 2; --quick: 1)
-  --connections N    connections in every scenario
-  --rate N           offered ticks per second in every scenario
+  --duration S       measurement window in seconds (default 10; --quick: 2)
+  --warmup S         extra warm-up after every token ticks, in seconds (default 2; --quick: 0.5)
+  --connections N    sockets in every scenario (default: each scenario's own)
+  --rate N           offered ticks/s of fanout and stalled (default 10000, and half the ramp's knee)
+  --ramp A,B,…       the ramp's rates in ticks/s (default 2000,5000,10000,15000,20000,30000)
+  --clients N        client processes (default: 2, or the CPU count if higher)
+  --no-baseline      measure tickgate only (no ratios)
   --out DIR          where the JSON goes (default bench/results)
 
 exit status: 0 ok, 1 a scenario failed, 2 usage error, 130 interrupted`;
@@ -38,7 +44,11 @@ export interface BenchArgs {
   only: string[] | undefined;
   durationS: number;
   warmupS: number;
-  overrides: ScenarioOverrides;
+  connections?: number;
+  rate?: number;
+  rampRates?: number[];
+  clientProcesses: number;
+  targets: TargetKind[];
   outDir: string;
 }
 
@@ -52,11 +62,14 @@ const OPTIONS = {
   warmup: { type: 'string' },
   connections: { type: 'string' },
   rate: { type: 'string' },
+  ramp: { type: 'string' },
+  clients: { type: 'string' },
+  'no-baseline': { type: 'boolean' },
   out: { type: 'string' },
 } as const;
 
 /** A number option's value, or the one-line problem with it. */
-function readNumber(name: string, raw: string, min: number, max: number, integer: boolean): number | string {
+export function readNumber(name: string, raw: string, min: number, max: number, integer: boolean): number | string {
   const n = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
     return `${name} needs ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got "${raw}"`;
@@ -74,27 +87,42 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBenchArgs {
   let only: string[] | undefined;
   if (values.only !== undefined) {
     only = values.only.split(',').map((s) => s.trim()).filter(Boolean);
-    const unknown = only.filter((n) => !SCENARIOS.some((s) => s.name === n));
+    const unknown = only.filter((n) => !scenarioNames().includes(n));
     if (only.length === 0 || unknown.length > 0) {
-      return { ok: false, error: `--only needs scenario names (${SCENARIOS.map((s) => s.name).join(', ')}), got "${values.only}"` };
+      return { ok: false, error: `--only needs scenario names (${scenarioNames().join(', ')}), got "${values.only}"` };
     }
   }
   const numbers = {
     durationS: values.duration === undefined ? undefined : readNumber('--duration', values.duration, 0.5, 600, false),
     warmupS: values.warmup === undefined ? undefined : readNumber('--warmup', values.warmup, 0, 600, false),
     connections: values.connections === undefined ? undefined : readNumber('--connections', values.connections, 1, 50_000, true),
-    ratePerSec: values.rate === undefined ? undefined : readNumber('--rate', values.rate, 1, 1_000_000, true),
+    rate: values.rate === undefined ? undefined : readNumber('--rate', values.rate, 1, 1_000_000, true),
+    clients: values.clients === undefined ? undefined : readNumber('--clients', values.clients, 1, 64, true),
   };
   for (const v of Object.values(numbers)) if (typeof v === 'string') return { ok: false, error: v };
-  const { durationS, warmupS, connections, ratePerSec } = numbers as { [K in keyof typeof numbers]: number | undefined };
-  const overrides: ScenarioOverrides = { quick };
-  if (connections !== undefined) overrides.connections = connections;
-  if (ratePerSec !== undefined) overrides.ratePerSec = ratePerSec;
+  const n = numbers as { [K in keyof typeof numbers]: number | undefined };
+  let rampRates: number[] | undefined;
+  if (values.ramp !== undefined) {
+    const parts = values.ramp.split(',').map((p) => readNumber('--ramp', p.trim(), 1, 1_000_000, true));
+    const bad = parts.find((p) => typeof p === 'string');
+    if (bad !== undefined || parts.length === 0) return { ok: false, error: (bad as string | undefined) ?? '--ramp needs rates' };
+    rampRates = parts as number[];
+    if (rampRates.some((r, i) => i > 0 && r <= rampRates![i - 1]!)) return { ok: false, error: `--ramp needs rising rates, got "${values.ramp}"` };
+  }
   if (values.out === '') return { ok: false, error: '--out needs a directory' };
-  const outDir = values.out === undefined ? DEFAULT_OUT_DIR : path.resolve(values.out);
   return {
     ok: true,
-    value: { quick, only, durationS: durationS ?? (quick ? 3 : 10), warmupS: warmupS ?? (quick ? 1 : 2), overrides, outDir },
+    value: {
+      quick, only,
+      durationS: n.durationS ?? (quick ? 2 : 10),
+      warmupS: n.warmupS ?? (quick ? 0.5 : 2),
+      ...(n.connections !== undefined ? { connections: n.connections } : {}),
+      ...(n.rate !== undefined ? { rate: n.rate } : {}),
+      ...(rampRates !== undefined ? { rampRates } : {}),
+      clientProcesses: n.clients ?? Math.max(2, os.availableParallelism()),
+      targets: values['no-baseline'] ? ['tickgate'] : [...TARGET_KINDS],
+      outDir: values.out === undefined ? DEFAULT_OUT_DIR : path.resolve(values.out),
+    },
   };
 }
 
@@ -116,16 +144,15 @@ export async function runBenchCli(argv: readonly string[]): Promise<number> {
     console.error(`tickgate bench: ${new RedisNotInstalledError().message}`);
     return 2;
   }
-  const args = parsed.value;
-  const scenarios = SCENARIOS.filter((s) => !args.only || args.only.includes(s.name)).map((s) => applyOverrides(s, args.overrides));
-
+  const { only, outDir, ...args } = parsed.value;
   const interrupted = new AbortController();
   const onSignal = () => interrupted.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
     const { report, file } = await runBench({
-      scenarios, outDir: args.outDir, durationS: args.durationS, warmupS: args.warmupS, quick: args.quick,
+      ...args, outDir,
+      scenarios: SCENARIOS.filter((s) => !only || only.includes(s.name)),
       signal: interrupted.signal,
       progress: (line) => process.stderr.write(`[bench] ${line}\n`),
     });

@@ -1,134 +1,122 @@
 /**
- * Many WebSocket clients in one process (the `ws` package), built to stay out of the way of the
- * server being measured: a tick is recognised by one byte, its `ts` is read by a byte scan (no
- * JSON.parse, no string), and its latency is one array increment. Only the rare other messages
- * (welcome, subscribed, status, …) are parsed.
+ * Many WebSocket clients (the `ws` package) in one process: the work a bench client process does.
+ * Built to stay out of the way of the server being measured: a tick costs a byte check, a digit
+ * scan and one histogram increment (see tick-bytes.ts); only the rare other messages (welcome,
+ * subscribed, status, …) are parsed. The same code talks to tickgate and to the bare baseline:
+ * both answer a `subscribe` with `subscribed` and write ticks in the same shape.
  */
 import WebSocket from 'ws';
-import { LatencyHistogram } from './latency-histogram.ts';
+import { LatencyHistogram, type HistogramSnapshot } from './latency-histogram.ts';
+import { isSnapshot, isTick, readUint, TOKEN_AT, tsDigitsAt } from './tick-bytes.ts';
 
-/** `{"type":"` is 9 bytes; of all server message types only `tick` starts with `t`. */
-const TYPE_AT = 9;
-const CHAR_t = 0x74;
-/** `{"type":"tick","token":` — encodeTick's fixed prefix, so the token's digits start here. */
-const TOKEN_AT = 23;
-/** encodeTick's key order is fixed: `…"token":T,"seq":S,"ts":…`, so `ts` is found by skipping. */
-const SEQ_KEY_BYTES = ',"seq":'.length;
-const TS_KEY_BYTES = ',"ts":'.length;
-const TS_KEY = Buffer.from('"ts":');
-const COLON = 0x3a;
-/** A snapshot tick ends with `"snapshot":true}`; a live tick ends with a digit, `]` or `}`. */
-const CHAR_e = 0x65;
-const DIGIT_0 = 0x30;
-
-const OPEN_CONCURRENCY = 100;
-const CONNECT_TIMEOUT_MS = 15_000;
 /** Attempts per connection when the server drops a fresh socket before its subscribe ack. */
 const CONNECT_ATTEMPTS = 3;
 
 /**
  * The server closed a freshly opened socket before its subscribe ack. uWebSockets.js can do this
  * when an asynchronous upgrade is corked and the open handler sends (uNetworking/uWebSockets
- * #1928): the socket is dropped right after the 101. A client reconnects; the bench retries a
- * bounded number of times and reports how often it had to.
+ * #1928): a client reconnects; the bench retries a bounded number of times and reports how often.
  */
 class EarlyCloseError extends Error {}
 
-export interface ClientPlan {
+export interface PoolConnection {
+  /** The access token in the upgrade URL ('' for the bare baseline, which checks none). */
+  access: string;
+  tokens: number[];
+}
+
+export interface ConnectOptions {
   /** `ws://127.0.0.1:<port>/ws` */
   url: string;
-  /** The access token connection `i` logs in with. */
-  accessFor(i: number): string;
-  /** Tokens connection `i` subscribes to. */
-  tokensFor(i: number): number[];
-  connections: number;
   mode: 'ltp' | 'quote' | 'full';
+  /** Sockets opening at the same time (Infinity: all at once, the storm). */
+  concurrency: number;
+  timeoutMs: number;
   /**
    * The gateway's pid, as its `welcome` names it. A socket welcomed by any other process reached
-   * a different server on the same port (uWS listens with SO_REUSEPORT) and fails the run.
+   * a different server on the same port (uWS listens with SO_REUSEPORT) and fails.
    */
   worker?: string;
 }
 
-export interface ClientCounters {
-  /** Every message received while measuring. */
+export interface ConnectOutcome {
+  acked: number;
+  failed: number;
+  firstError?: string;
+  /** Fresh sockets dropped by the server before their ack and reopened. */
+  earlyCloses: number;
+  /** Per socket: from `new WebSocket` to its `subscribed` ack, ms (the last attempt's). */
+  connectMs: HistogramSnapshot;
+  elapsedMs: number;
+}
+
+export interface WindowCounters {
+  /** Every message received while measuring, on sockets that are not stalled. */
   messages: number;
   /** Live ticks received while measuring (each has a latency sample). */
   ticks: number;
-  /** Snapshot ticks received while measuring (no latency: their `ts` is the value's age). */
   snapshots: number;
-  /** Sockets the server closed while measuring, by close code. */
+  /** Sockets closed by the server while measuring, by close code. */
   closes: Record<string, number>;
-}
-
-function skipDigits(buf: Buffer, at: number): number {
-  let i = at;
-  while (i < buf.length && buf[i]! >= DIGIT_0 && buf[i]! <= DIGIT_0 + 9) i++;
-  return i;
-}
-
-/** Where the digits of a tick's `ts` start: by skipping over token and seq, else by a search. */
-function tsDigitsAt(buf: Buffer): number {
-  const at = skipDigits(buf, skipDigits(buf, TOKEN_AT) + SEQ_KEY_BYTES) + TS_KEY_BYTES;
-  if (buf[at - 1] === COLON && buf[at - 2] === 0x22 /* " */ && buf[at - 3] === 0x73 /* s */) return at;
-  const found = buf.indexOf(TS_KEY, TOKEN_AT);
-  return found < 0 ? -1 : found + TS_KEY.length;
-}
-
-function readUint(buf: Buffer, at: number): number {
-  let v = 0;
-  for (let i = at; i < buf.length; i++) {
-    const d = buf[i]! - DIGIT_0;
-    if (d < 0 || d > 9) break;
-    v = v * 10 + d;
-  }
-  return v;
+  latency: HistogramSnapshot;
 }
 
 export class ClientPool {
-  readonly latency = new LatencyHistogram();
-  counters: ClientCounters = { messages: 0, ticks: 0, snapshots: 0, closes: {} };
+  private readonly latency = new LatencyHistogram();
+  private counters = { messages: 0, ticks: 0, snapshots: 0, closes: {} as Record<string, number> };
   private measuring = false;
   private stopping = false;
-  /** Tokens seen ticking live since `watchTokens` (undefined: not watching). */
   private liveTokens: Set<number> | undefined;
   private readonly sockets: WebSocket[] = [];
+  private readonly stalled = new Set<number>();
   /** Server messages other than ticks, by type, over the whole run (for diagnosis). */
   readonly otherMessages: Record<string, number> = {};
-  /** Sockets the server closed before their subscribe ack, each retried (see EarlyCloseError). */
-  earlyCloses = 0;
+  /** Server closes over the whole run, by code (stalled sockets included once they see it). */
+  readonly allCloses: Record<string, number> = {};
 
-  constructor(private readonly plan: ClientPlan) {}
-
-  /** Opens every connection and subscribes it; resolves when every `subscribed` ack is in. */
-  async connectAll(signal?: AbortSignal): Promise<void> {
-    let nextIndex = 0;
-    const worker = async () => {
-      while (nextIndex < this.plan.connections) {
-        signal?.throwIfAborted();
-        const i = nextIndex++;
+  /** Opens and subscribes `conns` (appended after the sockets already open). Never rejects. */
+  async connect(conns: readonly PoolConnection[], opts: ConnectOptions): Promise<ConnectOutcome> {
+    const started = performance.now();
+    const connectMs = new LatencyHistogram();
+    const out: ConnectOutcome = { acked: 0, failed: 0, earlyCloses: 0, connectMs: connectMs.snapshot(), elapsedMs: 0 };
+    const base = this.sockets.length;
+    this.sockets.length += conns.length;
+    let next = 0;
+    const lane = async () => {
+      while (next < conns.length) {
+        const i = next++;
         for (let attempt = 1; ; attempt++) {
+          const t0 = performance.now();
           try {
-            await this.connectOne(i);
+            await this.connectOne(base + i, conns[i]!, opts);
+            connectMs.record(Math.round(performance.now() - t0));
+            out.acked++;
             break;
           } catch (err) {
-            if (!(err instanceof EarlyCloseError) || attempt >= CONNECT_ATTEMPTS) throw err;
-            this.earlyCloses++;
-            signal?.throwIfAborted();
+            if (err instanceof EarlyCloseError && attempt < CONNECT_ATTEMPTS && !this.stopping) {
+              out.earlyCloses++;
+              continue;
+            }
+            out.failed++;
+            out.firstError ??= (err as Error).message;
+            break;
           }
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, this.plan.connections) }, worker));
+    await Promise.all(Array.from({ length: Math.min(opts.concurrency, conns.length) }, lane));
+    out.connectMs = connectMs.snapshot();
+    out.elapsedMs = Math.round(performance.now() - started);
+    return out;
   }
 
-  private connectOne(i: number): Promise<void> {
-    const url = `${this.plan.url}?access_token=${encodeURIComponent(this.plan.accessFor(i))}`;
-    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: CONNECT_TIMEOUT_MS });
-    this.sockets.push(ws);
+  private connectOne(index: number, conn: PoolConnection, opts: ConnectOptions): Promise<void> {
+    const url = conn.access ? `${opts.url}?access_token=${encodeURIComponent(conn.access)}` : opts.url;
+    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: opts.timeoutMs });
+    this.sockets[index] = ws;
     return new Promise<void>((resolve, reject) => {
       let acked = false;
-      const timer = setTimeout(() => fail(new Error(`connection ${i}: no subscribe ack within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+      const timer = setTimeout(() => fail(new Error(`no subscribe ack within ${opts.timeoutMs} ms`)), opts.timeoutMs);
       const fail = (err: Error) => {
         if (acked) return;
         acked = true;
@@ -136,25 +124,21 @@ export class ClientPool {
         ws.terminate();
         reject(err);
       };
-      ws.once('unexpected-response', (_req, res) => fail(new Error(`connection ${i}: upgrade refused with HTTP ${res.statusCode}`)));
-      ws.on('error', (err) => fail(new Error(`connection ${i}: ${err.message}`)));
-      ws.once('open', () => {
-        ws.send(JSON.stringify({ op: 'subscribe', tokens: this.plan.tokensFor(i), mode: this.plan.mode, id: i }));
-      });
-      let welcomed = false;
+      ws.once('unexpected-response', (_req, res) => fail(new Error(`upgrade refused with HTTP ${res.statusCode}`)));
+      ws.on('error', (err) => fail(new Error(err.message)));
+      ws.once('open', () => ws.send(JSON.stringify({ op: 'subscribe', tokens: conn.tokens, mode: opts.mode, id: index })));
       ws.on('close', (code) => {
-        fail(new EarlyCloseError(`connection ${i}: closed with ${code} before its subscribe ack (${welcomed ? 'after' : 'before'} its welcome)`));
-        if (this.measuring && !this.stopping) this.counters.closes[code] = (this.counters.closes[code] ?? 0) + 1;
+        fail(new EarlyCloseError(`closed with ${code} before its subscribe ack`));
+        if (this.stopping) return;
+        this.allCloses[code] = (this.allCloses[code] ?? 0) + 1;
+        if (this.measuring && !this.stalled.has(index)) this.counters.closes[code] = (this.counters.closes[code] ?? 0) + 1;
       });
       ws.on('message', (data: Buffer) => {
-        if (data[TYPE_AT] === CHAR_t) return this.onTick(data);
-        if (this.measuring) this.counters.messages++;
+        if (isTick(data)) return this.onTick(index, data);
+        if (this.measuring && !this.stalled.has(index)) this.counters.messages++;
         const msg = this.onOther(data);
-        if (msg.type === 'welcome') {
-          welcomed = true;
-          if (this.plan.worker !== undefined && msg.worker !== this.plan.worker) {
-            fail(new Error(`connection ${i}: welcomed by worker ${String(msg.worker)}, not the bench's gateway ${this.plan.worker}: another server shares the port`));
-          }
+        if (msg.type === 'welcome' && opts.worker !== undefined && msg.worker !== opts.worker) {
+          fail(new Error(`welcomed by worker ${String(msg.worker)}, not ${opts.worker}: another server shares the port`));
         }
         if (msg.type === 'subscribed' && !acked) {
           acked = true;
@@ -166,14 +150,15 @@ export class ClientPool {
   }
 
   /** The hot path: runs once per delivered tick. */
-  private onTick(data: Buffer): void {
+  private onTick(index: number, data: Buffer): void {
     if (!this.measuring) {
-      if (this.liveTokens !== undefined && data[data.length - 2] !== CHAR_e) this.liveTokens.add(readUint(data, TOKEN_AT));
+      if (this.liveTokens !== undefined && !isSnapshot(data)) this.liveTokens.add(readUint(data, TOKEN_AT));
       return;
     }
+    if (this.stalled.size > 0 && this.stalled.has(index)) return;
     const c = this.counters;
     c.messages++;
-    if (data[data.length - 2] === CHAR_e) {
+    if (isSnapshot(data)) {
       c.snapshots++;
       return;
     }
@@ -182,7 +167,6 @@ export class ClientPool {
     if (at >= 0) this.latency.record(Date.now() - readUint(data, at));
   }
 
-  /** Any message but a tick: parsed and counted by type. */
   private onOther(data: Buffer): { type: string; worker?: unknown } {
     let msg: { type: string; worker?: unknown } = { type: 'unreadable' };
     try {
@@ -200,45 +184,48 @@ export class ClientPool {
     this.liveTokens = new Set();
   }
 
-  /** Resolves once every token in `tokens` ticked live since `watchTokens`; rejects at the deadline. */
-  async untilTicking(tokens: readonly number[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      signal?.throwIfAborted();
-      const seen = this.liveTokens ?? new Set<number>();
-      const missing = tokens.filter((t) => !seen.has(t));
-      if (missing.length === 0) {
-        this.liveTokens = undefined;
-        return;
-      }
-      if (Date.now() > deadline) {
-        throw new Error(`no live tick within ${timeoutMs} ms for ${missing.length} of ${tokens.length} tokens (e.g. ${missing.slice(0, 5).join(', ')})`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  /** Tokens that ticked live since `watchTokens`. */
+  tokensSeen(): number[] {
+    return [...(this.liveTokens ?? [])];
   }
 
-  /** Zeroes the counters and the histogram and starts counting. */
+  /**
+   * These sockets stop reading: their TCP receive buffer fills, then the server's send buffer,
+   * as with a client stuck in a long computation. They no longer count in the window's figures.
+   */
+  stall(indexes: readonly number[]): number {
+    let n = 0;
+    for (const i of indexes) {
+      const ws = this.sockets[i];
+      if (!ws || ws.readyState !== WebSocket.OPEN) continue;
+      ws.pause();
+      this.stalled.add(i);
+      n++;
+    }
+    return n;
+  }
+
   startMeasuring(): void {
     this.counters = { messages: 0, ticks: 0, snapshots: 0, closes: {} };
     this.latency.reset();
     this.measuring = true;
   }
 
-  stopMeasuring(): ClientCounters {
+  stopMeasuring(): WindowCounters {
     this.measuring = false;
-    return this.counters;
+    return { ...this.counters, latency: this.latency.snapshot() };
   }
 
+  /** Open sockets, stalled ones included (a stalled socket does not see its close). */
   get openSockets(): number {
-    return this.sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length;
+    return this.sockets.filter((ws) => ws?.readyState === WebSocket.OPEN).length;
   }
 
   /** Drops every connection at once (no close handshake: the server sees the TCP close). */
   closeAll(): void {
     this.stopping = true;
     this.measuring = false;
-    for (const ws of this.sockets) ws.terminate();
+    for (const ws of this.sockets) ws?.terminate();
     this.sockets.length = 0;
   }
 }

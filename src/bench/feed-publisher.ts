@@ -28,7 +28,7 @@ export class FeedPublisher {
   private next = 0;
   private closed = false;
 
-  private constructor(tokenCount: number, private readonly ratePerSec: number) {
+  private constructor(tokenCount: number, private ratePerSec: number) {
     this.instruments = makeInstruments(tokenCount);
     this.tokens = this.instruments.map((i) => i.token);
     this.subscribers = new Uint32Array(tokenCount);
@@ -49,11 +49,21 @@ export class FeedPublisher {
     for (let i = 0; i < this.subscribers.length; i++) this.subscribers[i] = counts[i] ?? 0;
   }
 
+  get rate(): number {
+    return this.ratePerSec;
+  }
+
+  /** Changes the offered rate from the next batch on (the ramp's steps). */
+  setRate(ratePerSec: number): void {
+    this.ratePerSec = ratePerSec;
+  }
+
   /**
    * Publishes `rate × elapsed` ticks every few milliseconds, carrying the fraction over. A late
    * timer (a busy event loop) is caught up in one larger batch, so the average rate holds.
    */
   start(): void {
+    if (this.timer) return;
     let last = performance.now();
     let owed = 0;
     this.timer = setInterval(() => {

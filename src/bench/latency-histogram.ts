@@ -1,7 +1,8 @@
 /**
  * End-to-end latencies in whole milliseconds (the resolution of the tick's `ts`), one counter per
  * millisecond. Recording is an array increment, so every tick can be recorded, and percentiles are
- * exact at that resolution.
+ * exact at that resolution. Client processes send their histograms to the bench as a sparse
+ * snapshot, and the bench merges them, so percentiles over all processes stay exact.
  */
 const MAX_TRACKED_MS = 120_000;
 
@@ -11,6 +12,14 @@ export interface LatencySummary {
   p99: number;
   max: number;
   mean: number;
+}
+
+/** A histogram as plain data (structured-clone and JSON safe): `[ms, count]` pairs for non-empty buckets. */
+export interface HistogramSnapshot {
+  buckets: Array<[number, number]>;
+  n: number;
+  sum: number;
+  max: number;
 }
 
 export class LatencyHistogram {
@@ -37,6 +46,26 @@ export class LatencyHistogram {
 
   get samples(): number {
     return this.n;
+  }
+
+  snapshot(): HistogramSnapshot {
+    const buckets: Array<[number, number]> = [];
+    if (this.n > 0) for (let ms = 0; ms <= MAX_TRACKED_MS; ms++) if (this.counts[ms]! > 0) buckets.push([ms, this.counts[ms]!]);
+    return { buckets, n: this.n, sum: this.sum, max: this.maxMs };
+  }
+
+  /** Adds another histogram's samples to this one, as if they had been recorded here. */
+  merge(s: HistogramSnapshot): void {
+    for (const [ms, count] of s.buckets) this.counts[Math.min(Math.max(0, ms), MAX_TRACKED_MS)]! += count;
+    this.n += s.n;
+    this.sum += s.sum;
+    if (s.max > this.maxMs) this.maxMs = s.max;
+  }
+
+  static fromSnapshots(snapshots: readonly HistogramSnapshot[]): LatencyHistogram {
+    const h = new LatencyHistogram();
+    for (const s of snapshots) h.merge(s);
+    return h;
   }
 
   /** The smallest latency that at least `q` of the samples do not exceed (0 with no samples). */

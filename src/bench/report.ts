@@ -1,53 +1,75 @@
 /**
- * What a bench run produces — one result per scenario, plus the machine it ran on — and the two
- * ways it is shown: a table for people and a JSON file for comparison across runs.
+ * What a bench run produces — per scenario, one measurement per (server, step) plus the
+ * scenario's own summary — and the two ways it is shown: a table for people and a JSON file for
+ * comparison across runs. Ratios put tickgate next to the bare uWebSockets.js baseline measured on
+ * the same feed in the same run.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Scenario } from './scenarios.ts';
+import type { LatencySummary } from './latency-histogram.ts';
+import type { TargetKind } from './targets.ts';
 
-/** Above this event-loop utilisation the client process, not the server, may be the limit. */
-export const CLIENT_SATURATED_ELU = 0.9;
-
-/** The scenario as it ran (its shape, without the target rate, reported below) and what it measured. */
-export interface ScenarioResult extends Omit<Scenario, 'ratePerSec'> {
-  /** Length of the measurement window, seconds. */
+/** One measurement window against one server. */
+export interface Measurement {
+  target: TargetKind;
+  /** The step within the scenario: an offered rate, `idle`, `no stall`, `5% stalled`, … */
+  label: string;
+  /** Sockets whose deliveries are counted (stalled ones excluded). */
+  connections: number;
+  tokens: number;
+  tokensPerConnection: number;
+  mode: 'ltp' | 'quote' | 'full';
   windowS: number;
-  /** The target rate of the feed publisher. */
   offeredTicksPerSec: number;
-  /** What it actually published during the window. */
+  /** What the feed actually published during the window. */
   publishedTicksPerSec: number;
-  /** Every message the clients received in the window (ticks, snapshots, status, …), per second. */
+  /** Every message the counted sockets received in the window (ticks, snapshots, status, …), per second. */
   deliveredMsgsPerSec: number;
   /** Live ticks received ÷ live ticks the published ones called for (1 = the server kept up). */
   deliveryRatio: number;
   /** Feed publish → client receipt, whole milliseconds, over every live tick of the window. */
-  latencyMs: { p50: number; p99: number; max: number; mean: number; samples: number };
-  serverCpu: {
-    ingesterS: number;
-    gatewayS: number;
-    /** Cores in use on average during the window. */
-    ingesterCores: number;
-    gatewayCores: number;
-  };
-  /** (ingester + gateway CPU seconds) ÷ (delivered messages ÷ 1e6); null with nothing delivered. */
+  latencyMs: LatencySummary;
+  /** CPU seconds in the window per server process (gateway, ingester, redis; or bare). */
+  serverCpuS: Record<string, number>;
+  /** All server processes together, in cores (CPU seconds ÷ window). */
+  serverCores: number;
+  /** The busiest single server process, in cores. */
+  busiestServerCores: number;
+  /** Server CPU seconds ÷ (delivered messages ÷ 1e6); null with nothing delivered. */
   serverCpuSecPerMillionMsgs: number | null;
-  gatewayRssKiB: { before: number; after: number };
-  /** (gateway RSS with every socket open and subscribed − before any) ÷ connections. */
-  rssPerConnectionKiB: number;
-  /** The bench process itself: clients and feed publisher. */
-  client: { cpuS: number; cores: number; eventLoopUtilization: number; saturated: boolean };
-  /** Sockets the server closed during the window, by close code (expected: none). */
+  /** RSS of the process holding the sockets at the end of the window, KiB. */
+  serverRssKiB: number;
+  /** (its RSS with every socket open and subscribed − before any) ÷ sockets; null when not taken. */
+  rssPerConnectionKiB: number | null;
+  /** Each client process's CPU in the window, in cores. */
+  clientCores: number[];
+  /** The bench process itself (feed publisher), in cores. */
+  feedCores: number;
+  /** Some client process was busier than the busiest server process: the clients may be the limit. */
+  clientBusierThanServer: boolean;
+  /** Counted sockets the server closed during the window, by close code (expected: none). */
   closes: Record<string, number>;
-  /** Sockets still open when the window ended (expected: all). */
-  openAtEnd: number;
-  /** Fresh sockets the server dropped before their subscribe ack, reopened by the bench (expected: none). */
-  reconnects: number;
-  /** Server messages other than ticks over the whole scenario, by type (welcome, subscribed, status, …). */
-  nonTickMessages: Record<string, number>;
-  /** Server log lines at LOG_LEVEL=warn over the whole scenario (expected: none). */
-  serverLogLines: { ingester: number; gateway: number };
+  /** Lines the server processes logged during the window (tickgate logs warnings and errors only; expected: none). */
+  serverLogLines: number;
+  /** tickgate ÷ bare at the same step of the same scenario (tickgate rows only). */
+  ratios?: Ratios;
+}
+
+export interface Ratios {
+  delivered: number | null;
+  p99: number | null;
+  cpuPerMsg: number | null;
+}
+
+export interface ScenarioReport {
+  name: string;
+  about: string;
+  measurements: Measurement[];
+  /** Scenario-specific figures: the knee, connect times, stalled-reader treatment, RSS per socket. */
+  summary: Record<string, unknown>;
+  /** Findings printed under the table, one line each. */
+  notes: string[];
 }
 
 export interface ScenarioFailure { name: string; error: string }
@@ -55,9 +77,9 @@ export interface ScenarioFailure { name: string; error: string }
 export interface BenchReport {
   date: string;
   startedAt: string;
-  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; platform: string };
-  settings: { durationS: number; warmupS: number; quick: boolean };
-  scenarios: ScenarioResult[];
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; platform: string; loadAverage: number[] };
+  settings: Record<string, unknown>;
+  scenarios: ScenarioReport[];
   failures: ScenarioFailure[];
 }
 
@@ -69,6 +91,7 @@ export function machineInfo(): BenchReport['machine'] {
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
   };
 }
 
@@ -78,55 +101,69 @@ export function localDate(d = new Date()): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
-/** Writes `<dir>/<date>.json` (creating `dir`); returns its path. A run on the same day replaces it. */
-export function writeReport(dir: string, report: BenchReport): string {
+/** Writes `<dir>/<prefix><date>.json` (creating `dir`); returns its path. A run on the same day replaces it. */
+export function writeJson(dir: string, name: string, data: unknown): string {
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${report.date}.json`);
-  fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
   return file;
 }
 
+const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : Math.round((a / b) * 100) / 100);
+
+/**
+ * Gives every tickgate measurement its ratios to the bare measurement with the same label (the
+ * same step of the same scenario); steps only one server reached get none.
+ */
+export function attachRatios(ms: Measurement[]): void {
+  for (const t of ms) {
+    if (t.target !== 'tickgate') continue;
+    const b = ms.find((m) => m.target === 'bare' && m.label === t.label);
+    if (!b) continue;
+    t.ratios = {
+      delivered: ratio(t.deliveredMsgsPerSec, b.deliveredMsgsPerSec),
+      p99: ratio(t.latencyMs.p99, Math.max(1, b.latencyMs.p99)),
+      cpuPerMsg: ratio(t.serverCpuSecPerMillionMsgs, b.serverCpuSecPerMillionMsgs),
+    };
+  }
+}
+
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
-const fixed = (n: number, digits: number) => n.toFixed(digits);
+const x = (r: number | null | undefined) => (r === null || r === undefined ? '-' : `${r.toFixed(2)}×`);
 
 export function formatTable(report: BenchReport): string {
   const header = [
-    'scenario', 'conns', 'tokens', 'mode', 'offered ticks/s', 'delivered msg/s', 'kept up',
-    'p50 ms', 'p99 ms', 'max ms', 'server CPU s/M msg', 'RSS/conn KiB', 'client ELU',
+    'scenario', 'server', 'step', 'conns', 'offered/s', 'delivered/s', 'kept up', 'p50', 'p99', 'max',
+    'CPU s/M', 'RSS/conn KiB', 'client cores', 'deliv vs bare', 'p99 vs bare', 'CPU vs bare',
   ];
-  const rows = report.scenarios.map((r) => [
-    r.name,
-    int(r.connections),
-    `${r.tokens} (${r.tokensPerConnection}/conn)`,
-    r.mode,
-    `${int(r.publishedTicksPerSec)} of ${int(r.offeredTicksPerSec)}`,
-    int(r.deliveredMsgsPerSec),
-    `${fixed(r.deliveryRatio * 100, 1)}%`,
-    String(r.latencyMs.p50),
-    String(r.latencyMs.p99),
-    String(r.latencyMs.max),
-    r.serverCpuSecPerMillionMsgs === null ? '-' : fixed(r.serverCpuSecPerMillionMsgs, 2),
-    fixed(r.rssPerConnectionKiB, 1),
-    `${fixed(r.client.eventLoopUtilization * 100, 0)}%${r.client.saturated ? ' (!)' : ''}`,
-  ]);
+  const rows = report.scenarios.flatMap((s) => s.measurements.map((m) => [
+    s.name, m.target, m.label, int(m.connections), int(m.publishedTicksPerSec), int(m.deliveredMsgsPerSec),
+    `${(m.deliveryRatio * 100).toFixed(1)}%`, String(m.latencyMs.p50), String(m.latencyMs.p99), String(m.latencyMs.max),
+    m.serverCpuSecPerMillionMsgs === null ? '-' : m.serverCpuSecPerMillionMsgs.toFixed(2),
+    m.rssPerConnectionKiB === null ? '-' : m.rssPerConnectionKiB.toFixed(1),
+    `${Math.max(...m.clientCores).toFixed(2)}${m.clientBusierThanServer ? ' (!)' : ''}`,
+    x(m.ratios?.delivered), x(m.ratios?.p99), x(m.ratios?.cpuPerMsg),
+  ]));
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
-  const line = (cells: string[]) => cells.map((cell, c) => (c === 0 || c === 3 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  const left = new Set([0, 1, 2]);
+  const line = (cells: string[]) => cells.map((cell, c) => (left.has(c) ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
 
   const m = report.machine;
-  out.push('', `${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; ` +
-    `${report.settings.durationS} s measured per scenario after ${report.settings.warmupS} s warm-up${report.settings.quick ? ' (--quick)' : ''}`);
-  for (const r of report.scenarios) {
-    const notes: string[] = [];
-    notes.push(`server CPU ${fixed(r.serverCpu.gatewayCores * 100, 0)}% gateway + ${fixed(r.serverCpu.ingesterCores * 100, 0)}% ingester of one core`);
-    if (r.client.saturated) notes.push(`client process saturated (event loop ${fixed(r.client.eventLoopUtilization * 100, 0)}% busy): latency and throughput include client queueing`);
-    if (r.openAtEnd < r.connections) notes.push(`only ${r.openAtEnd} of ${r.connections} sockets still open at the end`);
-    if (r.reconnects > 0) notes.push(`${r.reconnects} fresh socket${r.reconnects === 1 ? ' was' : 's were'} dropped by the server before the subscribe ack and reopened`);
-    const closed = Object.entries(r.closes);
-    if (closed.length > 0) notes.push(`server closed sockets: ${closed.map(([code, n]) => `${n}× ${code}`).join(', ')}`);
-    const logs = r.serverLogLines.gateway + r.serverLogLines.ingester;
-    if (logs > 0) notes.push(`${logs} server warning/error log lines`);
-    out.push(`  ${r.name}: ${notes.join('; ')}`);
+  out.push('', `latency in ms, feed publish → client receipt; CPU s/M: server CPU seconds per million delivered messages; ` +
+    `vs bare: tickgate ÷ bare uWebSockets.js at the same step`);
+  out.push(`${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, load average at start ${m.loadAverage.join(' ')}`);
+  for (const s of report.scenarios) {
+    for (const n of s.notes) out.push(`  ${s.name}: ${n}`);
+    for (const mm of s.measurements) {
+      const closed = Object.entries(mm.closes);
+      if (closed.length > 0) out.push(`  ${s.name}: ${mm.target} ${mm.label}: the server closed counted sockets: ${closed.map(([code, n]) => `${n}× ${code}`).join(', ')}`);
+      if (mm.serverLogLines > 0) out.push(`  ${s.name}: ${mm.target} ${mm.label}: ${mm.serverLogLines} server log lines during the window`);
+    }
+    const busy = s.measurements.filter((mm) => mm.clientBusierThanServer);
+    if (busy.length > 0) {
+      out.push(`  ${s.name}: WARNING (!) a client process was busier than the busiest server process in ${busy.map((mm) => `${mm.target} ${mm.label}`).join(', ')}: the load generator may be the limit there`);
+    }
   }
   for (const f of report.failures) out.push(`  ${f.name}: FAILED: ${f.error}`);
   return out.join('\n');

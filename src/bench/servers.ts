@@ -20,6 +20,8 @@ const LOG_TAIL_LINES = 20;
 const HTTP_TIMEOUT_MS = 15_000;
 /** Logins run a few at a time: each costs a bcrypt verification on the gateway's thread pool. */
 const LOGIN_CONCURRENCY = 4;
+/** Sockets per user: several share a login, as one user's devices would (MAX_SOCKETS_PER_USER is raised). */
+export const CONNECTIONS_PER_USER = 1_000;
 const BENCH_PASSWORD = 'bench-password-0123';
 
 /**
@@ -32,6 +34,8 @@ process.once('exit', () => {
 });
 
 export interface RoleProcess {
+  /** Stops it: SIGTERM, SIGKILL after a few seconds. Never throws. */
+  stop(): Promise<void>;
   name: string;
   pid: number;
   /** Resolves with the exit code (or signal name) when the process ends. */
@@ -48,7 +52,15 @@ function track(child: ChildProcess): void {
 }
 
 function spawnRole(name: string, env: NodeJS.ProcessEnv): RoleProcess {
-  const proc = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, name], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnScript(name, [MAIN, name], env);
+}
+
+/**
+ * Any TypeScript script as a child process (node + tsx loader) with its output kept as a log
+ * tail; `onLine` sees every stdout/stderr line (the bare baseline announces its port that way).
+ */
+export function spawnScript(name: string, args: string[], env: NodeJS.ProcessEnv, onLine?: (line: string) => void): RoleProcess {
+  const proc = spawn(process.execPath, ['--import', TSX_LOADER, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   track(proc);
   const tail: string[] = [];
   let lines = 0;
@@ -59,6 +71,7 @@ function spawnRole(name: string, env: NodeJS.ProcessEnv): RoleProcess {
     for (const line of parts) {
       if (line.trim() === '') continue;
       lines++;
+      onLine?.(line);
       tail.push(line);
       if (tail.length > LOG_TAIL_LINES) tail.shift();
     }
@@ -67,14 +80,16 @@ function spawnRole(name: string, env: NodeJS.ProcessEnv): RoleProcess {
   proc.stderr!.on('data', onData);
   const exited = new Promise<string>((resolve) => proc.once('exit', (code, signal) => resolve(signal ?? String(code))));
   if (proc.pid === undefined) throw new Error(`could not start the ${name} process`);
-  return {
+  const r: RoleProcess = {
     name,
     pid: proc.pid,
     exited,
+    stop: () => stopRole(r).catch(() => {}),
     logLines: () => lines,
     logTail: () => [...tail, ...(partial ? [partial] : [])],
     running: () => proc.exitCode === null && proc.signalCode === null,
   };
+  return r;
 }
 
 async function stopRole(r: RoleProcess): Promise<void> {
@@ -97,6 +112,8 @@ export interface Servers {
   died: Promise<never>;
   /** Registers and logs in `count` users; resolves with one access token per user. */
   login(count: number, signal?: AbortSignal): Promise<string[]>;
+  /** Metrics text from the gateway's GET /metrics (contract §5). */
+  metrics(): Promise<string>;
   /** Gateway first (it holds the clients), then the ingester, then Redis. Never throws. */
   stop(): Promise<void>;
 }
@@ -106,6 +123,8 @@ export interface ServersOptions {
   /** The bench's feed publisher, already bound. */
   feedEndpoint: string;
   signal?: AbortSignal;
+  /** More settings for both roles (e.g. SLOW_CLOSE_MS for the stalled-readers scenario). */
+  env?: Record<string, string>;
 }
 
 export async function startServers(opts: ServersOptions): Promise<Servers> {
@@ -131,6 +150,7 @@ export async function startServers(opts: ServersOptions): Promise<Servers> {
     MAX_CONNS_PER_IP: '10000000',
     MAX_CONNS: '10000000',
     DRAIN_MS: '1000',
+    ...opts.env,
   };
   const ingester = spawnRole('ingester', env);
   const gateway = spawnRole('gateway', env);
@@ -146,10 +166,15 @@ export async function startServers(opts: ServersOptions): Promise<Servers> {
   const servers: Servers = {
     redis, ingester, gateway, baseUrl, wsUrl: `ws://127.0.0.1:${port}/ws`, died,
     login: (count, signal) => loginUsers(baseUrl, count, signal),
+    async metrics() {
+      const r = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
+      if (r.status !== 200) throw new Error(`GET /metrics: HTTP ${r.status}`);
+      return r.text();
+    },
     async stop() {
       stopping = true;
-      await stopRole(gateway).catch(() => {});
-      await stopRole(ingester).catch(() => {});
+      await gateway.stop();
+      await ingester.stop();
       await redis.stop().catch(() => {});
     },
   };
