@@ -2,9 +2,9 @@
  * The sockets of a session or a user, across every worker and host.
  *
  * Locally, `SocketRegistry` (socket-model.ts) knows this worker's sockets. Across workers, Redis holds a lease per open socket: a member `connId` of the user's zset
- * `tg:usock:<uid>`, scored with the lease's expiry. Admission is one Lua script (drop lapsed
- * leases, refuse at the limit, add), so concurrent upgrades on different workers cannot overshoot
- * MAX_SOCKETS_PER_USER. Every worker renews its sockets' leases every LEASE_RENEW_MS; the leases
+ * `tg:usock:<uid>`, scored with the lease's expiry (per client IP likewise, `tg:ipsock:<ip>`).
+ * Admission is a Lua script run by the upgrade (upgrade-gates.ts: drop lapsed leases, refuse at
+ * the limit, add), so concurrent upgrades on different workers cannot overshoot the limits. Every worker renews its sockets' leases every LEASE_RENEW_MS; the leases
  * of a worker that died lapse after LEASE_TTL_MS. A close removes the lease; a removal that fails
  * while Redis is away is retried on the next renewal. Lease times are the workers' clocks: hosts
  * are assumed to agree within a few seconds, far below LEASE_TTL_MS.
@@ -21,14 +21,6 @@ import { closeSessionSockets, type SocketRegistry } from './socket-model.ts';
 export const LEASE_TTL_MS = 30_000;
 export const LEASE_RENEW_MS = 10_000;
 
-// KEYS[1] the user's zset; ARGV: now, lease expiry, connId, limit, key ttl ms. 1 admitted, 0 full.
-const ADMIT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return 1`;
-
 export class SessionSockets {
   private timer: NodeJS.Timeout | undefined;
   /** userId → connIds whose lease removal failed; retried with the next renewal. */
@@ -38,7 +30,6 @@ export class SessionSockets {
   constructor(
     private readonly redis: Redis,
     private readonly registry: SocketRegistry,
-    private readonly maxPerUser: number,
     private readonly log: Logger,
   ) {}
 
@@ -49,24 +40,6 @@ export class SessionSockets {
 
   close(): void {
     clearInterval(this.timer);
-  }
-
-  /** Takes a lease for a new socket; false when the user is at the limit. Throws if Redis is away. */
-  async admit(userId: string, connId: string): Promise<boolean> {
-    const now = Date.now();
-    const r = await this.redis.eval(ADMIT, 1, Keys.userSockets(userId), now, now + LEASE_TTL_MS, connId, this.maxPerUser, LEASE_TTL_MS);
-    return r === 1;
-  }
-
-  /**
-   * Takes a per-IP lease for an upgrade about to be authenticated (MAX_CONNS_PER_IP, across every
-   * worker); false when the IP is at the limit. Throws if Redis is away. Same scheme as the user
-   * leases: renewed with them, lapsing after LEASE_TTL_MS if the worker dies.
-   */
-  async admitIp(ip: string, connId: string, limit: number): Promise<boolean> {
-    const now = Date.now();
-    const r = await this.redis.eval(ADMIT, 1, Keys.ipSockets(ip), now, now + LEASE_TTL_MS, connId, limit, LEASE_TTL_MS);
-    return r === 1;
   }
 
   /** Gives a per-IP lease back. Never throws; a failure lapses with the lease. */

@@ -8,7 +8,6 @@
  * to actors and carries out only sends and the final `end`.
  */
 import type { ActorRefFrom } from 'xstate';
-import type { Logger } from 'pino';
 import type { connectionMachine } from '../../actors/connection-machine.ts';
 import { decodeClientMessage } from '../protocol/client-messages.ts';
 import { CloseCodes, type CloseCode } from '../protocol/close-codes.ts';
@@ -37,7 +36,6 @@ export interface SocketData {
   reportedBytes: number;
   /** Tokens kept forwarded for this socket while it is off its topics (conflating). */
   held?: Set<number>;
-  log?: Logger;
 }
 
 export type Socket = WebSocket<SocketData>;

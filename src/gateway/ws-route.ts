@@ -92,7 +92,6 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
 
     open: (ws) => {
       const d = ws.getUserData();
-      d.log = log.child({ conn: d.connId, user: d.username });
       const actor = createActor(machine, {
         input: {
           heartbeatMs: config.heartbeatMs,
@@ -115,7 +114,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       // can decide nothing more, so this is the one close not decided by the actor.
       actor.subscribe({
         error: (err) => {
-          d.log?.error({ err }, 'connection actor failed');
+          connLog(d).error({ err }, 'connection actor failed');
           registry.end(ws, CloseCodes.internal);
         },
       });
@@ -168,7 +167,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       const actor = d.actor;
       if (actor && actor.getSnapshot().status === 'active') actor.send({ type: 'socket.closed' });
       actor?.stop();
-      d.log?.debug({ code }, 'socket closed');
+      if (log.isLevelEnabled('debug')) connLog(d).debug({ code }, 'socket closed');
     },
   });
 
@@ -191,6 +190,14 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
     d.actor.send({ type: 'socket.buffered', bytes });
   }
 
+  /**
+   * The connection's logger, made when something is logged: a pino child per socket held for the
+   * socket's life cost memory on every idle socket for lines that are rarely written.
+   */
+  function connLog(d: SocketData): Logger {
+    return log.child({ conn: d.connId, user: d.username });
+  }
+
   /** Carries out one effect the actor decided on. */
   function perform(ws: Socket, e: ConnectionEmitted): void {
     const d = ws.getUserData();
@@ -203,7 +210,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
         ws.ping();
         return;
       case 'effect.close':
-        if (e.close.code === CloseCodes.slowConsumer.code) d.log?.info({ buffered: ws.getBufferedAmount() }, 'slow consumer closed');
+        if (e.close.code === CloseCodes.slowConsumer.code) connLog(d).info({ buffered: ws.getBufferedAmount() }, 'slow consumer closed');
         return registry.end(ws, e.close);
       case 'effect.subscribe':
         return subscribe(ws, e, { link, redis });
@@ -211,7 +218,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
         return unsubscribe(ws, e, link);
       case 'effect.conflate':
         countConflation();
-        d.log?.info({ buffered: ws.getBufferedAmount(), tokens: e.tokens.length }, 'socket behind: conflating');
+        connLog(d).info({ buffered: ws.getBufferedAmount(), tokens: e.tokens.length }, 'socket behind: conflating');
         return conflate(ws, link, e.tokens);
       case 'effect.catchUp':
         return catchUp(ws, link, e.subscriptions);
