@@ -3,8 +3,13 @@
  * re-authentication, the client's message rate, subscription bookkeeping and limits, flow (is the
  * client keeping up with its ticks), and every way the connection can be closed.
  *
- * Pure: no sockets, no Redis, no wall clock. Time comes from the actor's clock (delays) and the
- * injected `now()`, so tests drive it with a SimulatedClock. Every effect leaves as an emitted
+ * Pure: no sockets, no Redis, no wall clock. Time comes from the injected `now()` and from
+ * `clock.due` events: each region that waits for time keeps its deadline in the context, the actor
+ * asks to be woken at the earliest (`effect.wake`), and on `clock.due` guards compare deadlines with
+ * `now()`. The gateway runs one wheel for all its actors (src/gateway/wake-wheel.ts) rather than
+ * xstate `after` timers: those cost each idle socket two scheduled events and Node timers, and would
+ * make a shared actor system scan every actor's timers whenever one stops. Tests drive the same
+ * wheel with a SimulatedClock. Every effect leaves as an emitted
  * `effect.*` event that the gateway carries out; the one piece of I/O it waits for, verifying an
  * in-band access token, is the invoked `verifyAccess` actor the gateway supplies with `.provide()`.
  * Every close is decided here, so the gateway counts closes in one place. Ticks never pass through.
@@ -16,11 +21,29 @@ import {
   decayedStrikes, errorMessage, idField, markOverRate, planSubscribe, planUnsubscribe, refill, requestIdOf, restCheck, strike, strikeLimit, sustainedAbuse, take,
 } from './connection-rules.ts';
 import type {
-  AuthOutcome, ConnectionContext, ConnectionEmitted, ConnectionEvent, ConnectionInput, VerifyAccessInput,
+  AuthOutcome, Subscription, ConnectionContext, ConnectionEmitted, ConnectionEvent, ConnectionInput, VerifyAccessInput,
 } from './connection-types.ts';
 
 export type * from './connection-types.ts';
 export { planSubscribe } from './connection-rules.ts';
+
+type Deadline = 'livenessDue' | 'authDue' | 'flowDue';
+
+/** What `setDue` needs of enqueueActions' `enqueue`. */
+interface DueQueue {
+  assign(values: Partial<Record<Deadline, number>>): void;
+  emit(event: ConnectionEmitted): void;
+}
+
+/** Sets one region's deadline (unless it already is that) and asks to be woken at the earliest. */
+function setDue(context: ConnectionContext, enqueue: DueQueue, which: Deadline, value: number): void {
+  if (context[which] !== value) enqueue.assign({ [which]: value });
+  const next = { livenessDue: context.livenessDue, authDue: context.authDue, flowDue: context.flowDue, [which]: value };
+  enqueue.emit({ type: 'effect.wake', at: Math.min(next.livenessDue, next.authDue, next.flowDue) });
+}
+
+/** Every socket starts with no subscriptions; the first subscribe makes its own map. */
+const NO_SUBSCRIPTIONS: ReadonlyMap<number, Subscription> = new Map();
 
 export const connectionMachine = setup({
   types: {
@@ -33,18 +56,20 @@ export const connectionMachine = setup({
     // Supplied by the gateway (JWT + session check). Unprovided, every token is unverifiable.
     verifyAccess: fromPromise<AuthOutcome, VerifyAccessInput>(async () => ({ outcome: 'unavailable' })),
   },
-  delays: {
-    heartbeat: ({ context }) => context.heartbeatMs,
-    // Absolute deadline from the last frame, so the close comes after exactly HEARTBEAT_MS +
-    // PONG_TIMEOUT_MS of silence however the ping timer and the frames interleave.
-    pongDeadline: ({ context }) =>
-      Math.max(0, context.lastSeenAt + context.heartbeatMs + context.pongTimeoutMs - context.now()),
-    untilReauth: ({ context }) => Math.max(0, context.expiresAt - context.reauthLeadMs - context.now()),
-    untilExpiry: ({ context }) => Math.max(0, context.expiresAt - context.now()),
-    slowClose: ({ context }) => context.slowCloseMs,
-  },
   actions: {
     touch: assign({ lastSeenAt: ({ context }) => context.now() }),
+    // Each deadline is set on entering the state that waits for it, and the earliest of the three
+    // is asked for in the same step; the last request made is the one that counts. The initial
+    // context already holds the first deadlines, so opening a socket copies no context for them.
+    // The next ping, HEARTBEAT_MS after the last one was answered (or the socket opened).
+    duePing: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'livenessDue', c.now() + c.heartbeatMs)),
+    // An absolute deadline from the last frame, so the close comes after exactly HEARTBEAT_MS +
+    // PONG_TIMEOUT_MS of silence however the ping and the frames interleave.
+    dueSilence: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'livenessDue', c.lastSeenAt + c.heartbeatMs + c.pongTimeoutMs)),
+    dueReauth: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'authDue', c.expiresAt - c.reauthLeadMs)),
+    dueExpiry: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'authDue', c.expiresAt)),
+    dueSlowClose: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'flowDue', c.now() + c.slowCloseMs)),
+    noFlowDue: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'flowDue', Number.POSITIVE_INFINITY)),
     ping: emit({ type: 'effect.ping' }),
     closeWith: emit((_, close: CloseCode) => ({ type: 'effect.close', close })),
     handle: enqueueActions(({ context, event, enqueue }) => {
@@ -86,6 +111,9 @@ export const connectionMachine = setup({
     }),
   },
   guards: {
+    livenessDue: ({ context }) => context.now() >= context.livenessDue,
+    authDue: ({ context }) => context.now() >= context.authDue,
+    flowDue: ({ context }) => context.now() >= context.flowDue,
     withinRate: ({ context }) => refill({ context }).bucket >= 1,
     floodOverLimit: ({ context }) => decayedStrikes(context) + 1 >= strikeLimit(context.msgBurst) || sustainedAbuse(context),
     overThreshold: ({ context, event }) => event.type === 'socket.buffered' && event.bytes > context.slowThresholdBytes,
@@ -96,7 +124,10 @@ export const connectionMachine = setup({
   context: ({ input }) => ({
     ...input,
     lastSeenAt: input.now(),
-    subscriptions: new Map(),
+    livenessDue: input.now() + input.heartbeatMs,
+    authDue: input.expiresAt - input.reauthLeadMs,
+    flowDue: Number.POSITIVE_INFINITY,
+    subscriptions: NO_SUBSCRIPTIONS,
     bucket: input.msgBurst,
     bucketAt: input.now(),
     strikes: 0,
@@ -127,13 +158,17 @@ export const connectionMachine = setup({
           initial: 'idle',
           states: {
             idle: {
-              on: { 'client.frame': { actions: 'touch' } },
-              after: { heartbeat: { target: 'awaitingPong', actions: 'ping' } },
+              entry: 'duePing',
+              on: {
+                'client.frame': { actions: 'touch' },
+                'clock.due': { guard: 'livenessDue', target: 'awaitingPong', actions: 'ping' },
+              },
             },
             awaitingPong: {
-              on: { 'client.frame': { target: 'idle', actions: 'touch' } },
-              after: {
-                pongDeadline: { target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.heartbeatTimeout } },
+              entry: 'dueSilence',
+              on: {
+                'client.frame': { target: 'idle', actions: 'touch' },
+                'clock.due': { guard: 'livenessDue', target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.heartbeatTimeout } },
               },
             },
           },
@@ -144,22 +179,25 @@ export const connectionMachine = setup({
           initial: 'valid',
           states: {
             valid: {
-              after: {
-                untilReauth: {
+              entry: 'dueReauth',
+              on: {
+                'clock.due': {
+                  guard: 'authDue',
                   target: 'expiring',
                   actions: emit(({ context }) => ({ type: 'effect.send', message: { type: 'reauth', expires_at: context.expiresAt } })),
                 },
               },
             },
             expiring: {
-              after: {
-                untilExpiry: { target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.tokenExpired } },
+              entry: 'dueExpiry',
+              on: {
+                'clock.due': { guard: 'authDue', target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.tokenExpired } },
               },
             },
           },
           on: {
             'auth.verified': {
-              // reenter restarts the reauth timer with the new expiry.
+              // reenter sets the reauth deadline again, from the new expiry.
               target: '.valid',
               reenter: true,
               actions: [
@@ -225,9 +263,13 @@ export const connectionMachine = setup({
         flow: {
           initial: 'keepingUp',
           states: {
-            keepingUp: { on: { 'socket.buffered': { guard: 'overThreshold', target: 'conflating' } } },
+            keepingUp: {
+              entry: 'noFlowDue',
+              on: { 'socket.buffered': { guard: 'overThreshold', target: 'conflating' } },
+            },
             conflating: {
               entry: [
+                'dueSlowClose',
                 assign({ conflating: true }),
                 emit({ type: 'effect.send', message: { type: 'status', state: 'conflating' } }),
                 emit(({ context }) => ({ type: 'effect.conflate', tokens: [...context.subscriptions.keys()] })),
@@ -242,8 +284,8 @@ export const connectionMachine = setup({
                     emit({ type: 'effect.send', message: { type: 'status', state: 'live' } }),
                   ],
                 },
+                'clock.due': { guard: 'flowDue', target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.slowConsumer } },
               },
-              after: { slowClose: { target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.slowConsumer } } },
             },
           },
         },

@@ -32,6 +32,15 @@ export interface Subscription { mode: Mode; throttleMs: number }
 
 export interface ConnectionContext extends ConnectionInput {
   lastSeenAt: number;
+  /**
+   * Deadlines (ms, on `now`'s clock) of the regions that wait for time, Infinity when one waits for
+   * nothing: liveness (the next ping, or the silence close), auth (reauth, or expiry) and flow (the
+   * slow close). The actor asks to be woken at the earliest (`effect.wake`) and compares them with
+   * `now()` on `clock.due`.
+   */
+  livenessDue: number;
+  authDue: number;
+  flowDue: number;
   subscriptions: ReadonlyMap<number, Subscription>;
   /** True while the socket is off its live topics and served newest values only (flow state). */
   conflating: boolean;
@@ -63,6 +72,8 @@ export type AuthOutcome =
 export interface VerifyAccessInput { accessToken: string; userId: string }
 
 export type ConnectionEvent =
+  /** The time asked for with `effect.wake` has come (or passed): check the deadlines. */
+  | { type: 'clock.due' }
   /** Any frame from the client (message or pong) proves it alive. */
   | { type: 'client.frame' }
   | { type: 'client.message'; msg: ClientMessage }
@@ -88,6 +99,8 @@ export type ConnectionEvent =
   | { type: 'socket.closed' };
 
 export type ConnectionEmitted =
+  /** Send `clock.due` at `at` (ms on `now`'s clock), instead of whenever it was asked for before. */
+  | { type: 'effect.wake'; at: number }
   | { type: 'effect.send'; message: ServerMessage }
   | { type: 'effect.ping' }
   | { type: 'effect.close'; close: CloseCode }

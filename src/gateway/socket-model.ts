@@ -14,6 +14,7 @@ import { CloseCodes, type CloseCode } from '../protocol/close-codes.ts';
 import { encode, type ServerMessage } from '../protocol/server-messages.ts';
 import type { Mode } from '../protocol/tick.ts';
 import type { WebSocket } from './uws.ts';
+import type { WakeEntry } from './wake-wheel.ts';
 
 export type ConnectionActor = ActorRefFrom<typeof connectionMachine>;
 
@@ -36,6 +37,8 @@ export interface SocketData {
   reportedBytes: number;
   /** Tokens kept forwarded for this socket while it is off its topics (conflating). */
   held?: Set<number>;
+  /** When the worker's wake wheel is to send the actor `clock.due` (see wake-wheel.ts). */
+  wake?: WakeEntry;
 }
 
 export type Socket = WebSocket<SocketData>;

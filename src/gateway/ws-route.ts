@@ -6,7 +6,7 @@
  *
  * Ticks never come through here: they reach sockets through uWS topics (see ingest-link.ts).
  */
-import { createActor, fromPromise } from 'xstate';
+import { createActor, fromCallback, fromPromise } from 'xstate';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';
@@ -24,6 +24,7 @@ import { catchUp, conflate, releaseAllHolds, subscribe, unsubscribe } from './su
 import { uws, type TemplatedApp } from './uws.ts';
 import { upgradeHandler } from './ws-upgrade.ts';
 import { countConflation, countWsError } from './event-counts.ts';
+import { WakeWheel } from './wake-wheel.ts';
 
 /** The contract's frame limit: larger messages close the socket with 1009. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -79,6 +80,15 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
     },
   });
 
+  // Every connection actor is a child of this one, so they share one xstate system (a root actor
+  // gets a system of its own: a few KB per socket). The parent hears each child's end and does
+  // nothing with it; the actors end by reaching their final state, never by stop().
+  const connections = createActor(fromCallback(() => undefined)).start();
+  // The actors' deadlines (heartbeat, auth expiry, slow close), on one timer for the worker.
+  const wheel = new WakeWheel<SocketData>(realClock, Date.now, (d) => {
+    if (!d.closed) d.actor?.send({ type: 'clock.due' });
+  });
+
   app.ws<SocketData>('/ws', {
     maxPayloadLength: UWS_MAX_PAYLOAD_BYTES,
     // Liveness is the connection actor's job (HEARTBEAT_MS / PONG_TIMEOUT_MS), not uWS's.
@@ -93,6 +103,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
     open: (ws) => {
       const d = ws.getUserData();
       const actor = createActor(machine, {
+        parent: connections,
         input: {
           heartbeatMs: config.heartbeatMs,
           pongTimeoutMs: config.pongTimeoutMs,
@@ -164,9 +175,10 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       leases.release(d.userId, d.connId);
       leases.releaseIp(d.ip, d.connId);
       releaseAllHolds(ws, link);
+      wheel.cancel(d);
+      // The actor ends in its final state (a child actor cannot be stopped from outside).
       const actor = d.actor;
       if (actor && actor.getSnapshot().status === 'active') actor.send({ type: 'socket.closed' });
-      actor?.stop();
       if (log.isLevelEnabled('debug')) connLog(d).debug({ code }, 'socket closed');
     },
   });
@@ -203,6 +215,8 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
     const d = ws.getUserData();
     if (d.closed) return;
     switch (e.type) {
+      case 'effect.wake':
+        return wheel.schedule(d, e.at);
       case 'effect.send':
         if (e.message.type === 'error') countWsError(e.message.code);
         return sendMessage(ws, e.message);
@@ -229,8 +243,18 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
     }
   }
 
-  return () => clearInterval(flowTimer);
+  return () => {
+    clearInterval(flowTimer);
+    wheel.close();
+  };
 }
+
+/** Node's timers for the wheel. A wait past setTimeout's limit wakes early, finds nothing due and waits again. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const realClock = {
+  setTimeout: (fn: () => void, ms: number) => setTimeout(fn, Math.min(ms, MAX_TIMER_MS)),
+  clearTimeout: (id: unknown) => clearTimeout(id as NodeJS.Timeout),
+};
 
 function sendWelcome(ws: Socket): void {
   const d = ws.getUserData();

@@ -4,6 +4,7 @@ import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type ConnectionInput, type VerifyAccessInput } from '../../actors/connection-machine.ts';
 import { decodeClientMessage, type ClientMessage } from '../../src/protocol/client-messages.ts';
 import { CloseCodes } from '../../src/protocol/close-codes.ts';
+import { WakeWheel, type Sleeper } from '../../src/gateway/wake-wheel.ts';
 
 const H = 1_000;
 const P = 500;
@@ -15,9 +16,16 @@ function start(overrides: Partial<ConnectionInput> = {}, machine = connectionMac
     heartbeatMs: H, pongTimeoutMs: P, maxTokens: 5, msgRate: 20, msgBurst: 40, reauthLeadMs: 30_000, slowCloseMs: 10_000,
     slowThresholdBytes: 1_000, expiresAt: 10_000_000, userId: 'u1', sid: 's1', now: () => clock.now(), ...overrides,
   };
-  const actor = createActor(machine, { input, clock });
+  const actor = createActor(machine, { input });
+  // Time reaches the actor as the gateway delivers it: the wheel wakes it when it asked to be.
+  const sleeper: Sleeper = {};
+  const wheel = new WakeWheel(clock, () => clock.now(), () => actor.send({ type: 'clock.due' }));
   const effects: ConnectionEmitted[] = [];
-  actor.on('*', (e) => effects.push(e as ConnectionEmitted));
+  actor.on('*', (e) => {
+    const effect = e as ConnectionEmitted;
+    if (effect.type === 'effect.wake') wheel.schedule(sleeper, effect.at);
+    else effects.push(effect);
+  });
   actor.subscribe({ error: (err) => assert.fail(String(err)) });
   actor.start();
   return { actor, clock, effects };
