@@ -16,10 +16,27 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Keys } from '../store/keys.ts';
+import { LuaScript } from '../store/lua.ts';
 import { closeSessionSockets, type SocketRegistry } from './socket-model.ts';
 
 export const LEASE_TTL_MS = 30_000;
 export const LEASE_RENEW_MS = 10_000;
+/** Leases (and sessions) renewed (checked) per script call: a few ms of Redis time each. */
+const RENEW_BATCH = 1_000;
+
+// KEYS: n lease zsets, then session hashes. ARGV: expiry, key ttl ms, n, then the n members.
+// Renews each lease; returns the 1-based positions (among the session keys) of sessions gone.
+const RENEW = new LuaScript(`
+local n = tonumber(ARGV[3])
+for i = 1, n do
+  redis.call('ZADD', KEYS[i], ARGV[1], ARGV[3 + i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[2])
+end
+local gone = {}
+for i = n + 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then gone[#gone + 1] = i - n end
+end
+return gone`);
 
 export class SessionSockets {
   private timer: NodeJS.Timeout | undefined;
@@ -77,56 +94,48 @@ export class SessionSockets {
   private async renewOnce(): Promise<void> {
     if (this.redis.status !== 'ready') return;
     const expiry = Date.now() + LEASE_TTL_MS;
-    const pipe = this.redis.pipeline();
-    for (const [userId, sockets] of this.registry.byUser) {
-      const members: (string | number)[] = [];
-      for (const ws of sockets) {
-        const d = ws.getUserData();
-        if (!d.closed) members.push(expiry, d.connId);
-      }
-      if (members.length === 0) continue;
-      pipe.zadd(Keys.userSockets(userId), ...members);
-      pipe.pexpire(Keys.userSockets(userId), LEASE_TTL_MS);
+    // Every open socket holds two leases: its user's and its IP's.
+    const leaseKeys: string[] = [];
+    const members: string[] = [];
+    for (const ws of this.registry.all()) {
+      const d = ws.getUserData();
+      if (d.closed) continue;
+      leaseKeys.push(Keys.userSockets(d.userId), Keys.ipSockets(d.ip));
+      members.push(d.connId, d.connId);
     }
-    const byIp = new Map<string, (string | number)[]>();
-    for (const sockets of this.registry.byUser.values()) {
-      for (const ws of sockets) {
-        const d = ws.getUserData();
-        if (d.closed) continue;
-        let m = byIp.get(d.ip);
-        if (!m) byIp.set(d.ip, (m = []));
-        m.push(expiry, d.connId);
-      }
-    }
-    for (const [ip, members] of byIp) {
-      pipe.zadd(Keys.ipSockets(ip), ...members);
-      pipe.pexpire(Keys.ipSockets(ip), LEASE_TTL_MS);
-    }
+    const sids = [...this.registry.bySession.keys()];
     const released = [...this.unreleased];
     this.unreleased.clear();
-    const firstRelease = pipe.length;
-    for (const [userId, conns] of released) pipe.zrem(Keys.userSockets(userId), ...conns);
-    const sids = [...this.registry.bySession.keys()];
-    const firstExists = pipe.length;
-    for (const sid of sids) pipe.exists(Keys.session(sid));
-    if (pipe.length === 0) return;
-    let results: [Error | null, unknown][];
-    try {
-      results = (await pipe.exec()) ?? [];
-    } catch (err) {
-      // Redis went away mid-way: leases stay as they were, and the releases are retried next time.
-      this.log.debug({ err }, 'socket lease renewal failed');
-      results = [];
-    }
-    released.forEach(([userId, conns], i) => {
-      if (results[firstRelease + i]?.[0] !== null) for (const c of conns) this.requeueRelease(userId, c);
-    });
+    const releasing = Promise.all(released.map(async ([userId, conns]) => {
+      try {
+        await this.redis.zrem(Keys.userSockets(userId), ...conns);
+      } catch (err) {
+        // Redis went away mid-way: retried next time.
+        this.log.debug({ err }, 'lease release failed; retrying at the next renewal');
+        for (const c of conns) this.requeueRelease(userId, c);
+      }
+    }));
+    // In batches, each one script call: a few commands for twenty thousand sockets instead of
+    // three per socket, which cost the worker more than the Redis work itself.
     let revoked = 0;
-    sids.forEach((sid, i) => {
-      const r = results[firstExists + i];
-      // Only a definite "no such session" closes sockets; an error says nothing about the session.
-      if (r !== undefined && r[0] === null && r[1] === 0) revoked += closeSessionSockets(this.registry, sid);
-    });
+    const leasesPerBatch = RENEW_BATCH;
+    const batches = Math.max(Math.ceil(leaseKeys.length / leasesPerBatch), Math.ceil(sids.length / RENEW_BATCH));
+    for (let i = 0; i < batches; i++) {
+      const keys = leaseKeys.slice(i * leasesPerBatch, (i + 1) * leasesPerBatch);
+      const conns = members.slice(i * leasesPerBatch, (i + 1) * leasesPerBatch);
+      const batchSids = sids.slice(i * RENEW_BATCH, (i + 1) * RENEW_BATCH);
+      let gone: number[];
+      try {
+        gone = (await RENEW.run(this.redis, [...keys, ...batchSids.map((sid) => Keys.session(sid))], [expiry, LEASE_TTL_MS, keys.length, ...conns])) as number[];
+      } catch (err) {
+        // Redis went away mid-way: leases stay as they were; the next renewal tries again.
+        this.log.debug({ err }, 'socket lease renewal failed');
+        break;
+      }
+      // Only a definite "no such session" closes sockets; a failed call says nothing about one.
+      for (const j of gone) revoked += closeSessionSockets(this.registry, batchSids[j - 1]!);
+    }
+    await releasing;
     if (revoked > 0) this.log.info({ sockets: revoked }, 'closed sockets of sessions that ended while unnoticed');
   }
 }

@@ -50,13 +50,12 @@ export function isLive(ws: Socket): boolean {
 }
 
 /**
- * Live sockets of this worker, by session, user id and username: the targets of revocation,
+ * Live sockets of this worker, by session and username: the targets of revocation,
  * REST subscriptions and operator messages (which name users by username). Also the worker's
  * count of the closes it decided, by code.
  */
 export class SocketRegistry {
   readonly bySession = new Map<string, Set<Socket>>();
-  readonly byUser = new Map<string, Set<Socket>>();
   readonly byUsername = new Map<string, Set<Socket>>();
   /** Sockets this worker closed, by close code (4009 slow consumers, 1009 oversize, …). */
   readonly closedWith: Record<number, number> = {};
@@ -68,7 +67,6 @@ export class SocketRegistry {
     const d = ws.getUserData();
     this.size++;
     addTo(this.bySession, d.sid, ws);
-    addTo(this.byUser, d.userId, ws);
     addTo(this.byUsername, d.username, ws);
   }
 
@@ -76,7 +74,6 @@ export class SocketRegistry {
     const d = ws.getUserData();
     if (this.bySession.get(d.sid)?.has(ws)) this.size--;
     removeFrom(this.bySession, d.sid, ws);
-    removeFrom(this.byUser, d.userId, ws);
     removeFrom(this.byUsername, d.username, ws);
   }
 
