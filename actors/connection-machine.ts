@@ -57,18 +57,18 @@ export const connectionMachine = setup({
     verifyAccess: fromPromise<AuthOutcome, VerifyAccessInput>(async () => ({ outcome: 'unavailable' })),
   },
   actions: {
-    touch: assign({ lastSeenAt: ({ context }) => context.now() }),
+    touch: assign({ lastSeenAt: ({ context }) => context.settings.now() }),
     // Each deadline is set on entering the state that waits for it, and the earliest of the three
     // is asked for in the same step; the last request made is the one that counts. The initial
     // context already holds the first deadlines, so opening a socket copies no context for them.
     // The next ping, HEARTBEAT_MS after the last one was answered (or the socket opened).
-    duePing: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'livenessDue', c.now() + c.heartbeatMs)),
+    duePing: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'livenessDue', c.settings.now() + c.settings.heartbeatMs)),
     // An absolute deadline from the last frame, so the close comes after exactly HEARTBEAT_MS +
     // PONG_TIMEOUT_MS of silence however the ping and the frames interleave.
-    dueSilence: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'livenessDue', c.lastSeenAt + c.heartbeatMs + c.pongTimeoutMs)),
-    dueReauth: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'authDue', c.expiresAt - c.reauthLeadMs)),
+    dueSilence: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'livenessDue', c.lastSeenAt + c.settings.heartbeatMs + c.settings.pongTimeoutMs)),
+    dueReauth: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'authDue', c.expiresAt - c.settings.reauthLeadMs)),
     dueExpiry: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'authDue', c.expiresAt)),
-    dueSlowClose: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'flowDue', c.now() + c.slowCloseMs)),
+    dueSlowClose: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'flowDue', c.settings.now() + c.settings.slowCloseMs)),
     noFlowDue: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'flowDue', Number.POSITIVE_INFINITY)),
     ping: emit({ type: 'effect.ping' }),
     closeWith: emit((_, close: CloseCode) => ({ type: 'effect.close', close })),
@@ -77,9 +77,9 @@ export const connectionMachine = setup({
       const msg = event.msg;
       switch (msg.op) {
         case 'subscribe': {
-          const plan = planSubscribe(context.subscriptions, msg, context.maxTokens);
+          const plan = planSubscribe(context.subscriptions, msg, context.settings.maxTokens);
           if (!plan.ok) {
-            enqueue.emit(errorMessage(msg.id, 'limit_exceeded', `at most ${context.maxTokens} tokens per socket`));
+            enqueue.emit(errorMessage(msg.id, 'limit_exceeded', `at most ${context.settings.maxTokens} tokens per socket`));
             return;
           }
           enqueue.assign({ subscriptions: plan.next });
@@ -102,7 +102,7 @@ export const connectionMachine = setup({
           return;
         }
         case 'ping':
-          enqueue.emit({ type: 'effect.send', message: { type: 'pong', ...idField(msg.id), ts: context.now() } });
+          enqueue.emit({ type: 'effect.send', message: { type: 'pong', ...idField(msg.id), ts: context.settings.now() } });
           return;
         case 'auth':
           enqueue.raise({ type: 'auth.requested', id: msg.id, accessToken: msg.accessToken });
@@ -111,27 +111,27 @@ export const connectionMachine = setup({
     }),
   },
   guards: {
-    livenessDue: ({ context }) => context.now() >= context.livenessDue,
-    authDue: ({ context }) => context.now() >= context.authDue,
-    flowDue: ({ context }) => context.now() >= context.flowDue,
+    livenessDue: ({ context }) => context.settings.now() >= context.livenessDue,
+    authDue: ({ context }) => context.settings.now() >= context.authDue,
+    flowDue: ({ context }) => context.settings.now() >= context.flowDue,
     withinRate: ({ context }) => refill({ context }).bucket >= 1,
-    floodOverLimit: ({ context }) => decayedStrikes(context) + 1 >= strikeLimit(context.msgBurst) || sustainedAbuse(context),
-    overThreshold: ({ context, event }) => event.type === 'socket.buffered' && event.bytes > context.slowThresholdBytes,
-    caughtUp: ({ context, event }) => event.type === 'socket.buffered' && event.bytes < context.slowThresholdBytes / 2,
+    floodOverLimit: ({ context }) => decayedStrikes(context) + 1 >= strikeLimit(context.settings.msgBurst) || sustainedAbuse(context),
+    overThreshold: ({ context, event }) => event.type === 'socket.buffered' && event.bytes > context.settings.slowThresholdBytes,
+    caughtUp: ({ context, event }) => event.type === 'socket.buffered' && event.bytes < context.settings.slowThresholdBytes / 2,
   },
 }).createMachine({
   id: 'connection',
   context: ({ input }) => ({
     ...input,
-    lastSeenAt: input.now(),
-    livenessDue: input.now() + input.heartbeatMs,
-    authDue: input.expiresAt - input.reauthLeadMs,
+    lastSeenAt: input.settings.now(),
+    livenessDue: input.settings.now() + input.settings.heartbeatMs,
+    authDue: input.expiresAt - input.settings.reauthLeadMs,
     flowDue: Number.POSITIVE_INFINITY,
     subscriptions: NO_SUBSCRIPTIONS,
-    bucket: input.msgBurst,
-    bucketAt: input.now(),
+    bucket: input.settings.msgBurst,
+    bucketAt: input.settings.now(),
     strikes: 0,
-    strikesAt: input.now(),
+    strikesAt: input.settings.now(),
     overRateSince: undefined,
     authId: undefined,
     conflating: false,

@@ -31,8 +31,8 @@ export function requestIdOf(event: ConnectionEvent): RequestId {
 
 export function refill(args: { context: ConnectionContext }): Pick<ConnectionContext, 'bucket' | 'bucketAt'> {
   const { context: c } = args;
-  const now = c.now();
-  const bucket = Math.min(c.msgBurst, c.bucket + ((now - c.bucketAt) * c.msgRate) / 1000);
+  const now = c.settings.now();
+  const bucket = Math.min(c.settings.msgBurst, c.bucket + ((now - c.bucketAt) * c.settings.msgRate) / 1000);
   return { bucket, bucketAt: now };
 }
 
@@ -41,11 +41,11 @@ export function take(args: { context: ConnectionContext }): Pick<ConnectionConte
 }
 
 export function decayedStrikes(c: ConnectionContext): number {
-  return c.strikes * 0.5 ** ((c.now() - c.strikesAt) / STRIKE_HALF_LIFE_MS);
+  return c.strikes * 0.5 ** ((c.settings.now() - c.strikesAt) / STRIKE_HALF_LIFE_MS);
 }
 
 export function strike(args: { context: ConnectionContext }): Pick<ConnectionContext, 'strikes' | 'strikesAt'> {
-  return { strikes: decayedStrikes(args.context) + 1, strikesAt: args.context.now() };
+  return { strikes: decayedStrikes(args.context) + 1, strikesAt: args.context.settings.now() };
 }
 
 /**
@@ -63,15 +63,15 @@ export function hasRateBudget(c: ConnectionContext): boolean {
 /** After `refill`: a client whose bucket is back to half has rested, and its run of abuse ends. */
 export function restCheck(args: { context: ConnectionContext }): Pick<ConnectionContext, 'overRateSince'> {
   const c = args.context;
-  return { overRateSince: c.bucket >= c.msgBurst / 2 ? undefined : c.overRateSince };
+  return { overRateSince: c.bucket >= c.settings.msgBurst / 2 ? undefined : c.overRateSince };
 }
 
 export function markOverRate(args: { context: ConnectionContext }): Pick<ConnectionContext, 'overRateSince'> {
-  return { overRateSince: args.context.overRateSince ?? args.context.now() };
+  return { overRateSince: args.context.overRateSince ?? args.context.settings.now() };
 }
 
 export function sustainedAbuse(c: ConnectionContext): boolean {
-  return c.overRateSince !== undefined && c.now() - c.overRateSince >= RATE_ABUSE_MS;
+  return c.overRateSince !== undefined && c.settings.now() - c.overRateSince >= RATE_ABUSE_MS;
 }
 
 export function planSubscribe(subs: ReadonlyMap<number, Subscription>, msg: SubscribeMsg, maxTokens: number) {

@@ -7,7 +7,12 @@ import type { CloseCode } from '../src/protocol/close-codes.ts';
 import type { ServerMessage } from '../src/protocol/server-messages.ts';
 import type { Mode } from '../src/protocol/tick.ts';
 
-export interface ConnectionInput {
+/**
+ * What every connection of a worker shares: its limits and its clock. One object for all actors,
+ * held by reference in each context (copied into every context, these fields would be copied again
+ * on every context update of every socket).
+ */
+export interface ConnectionSettings {
   heartbeatMs: number;
   pongTimeoutMs: number;
   maxTokens: number;
@@ -18,13 +23,17 @@ export interface ConnectionInput {
   slowCloseMs: number;
   /** A send buffer above this is behind; it has caught up again below half of it. */
   slowThresholdBytes: number;
+  /** Milliseconds since the epoch, on the same clock the actor's deadlines are on. */
+  now: () => number;
+}
+
+export interface ConnectionInput {
+  settings: ConnectionSettings;
   /** When the access token the socket was opened with expires (ms epoch). */
   expiresAt: number;
   userId: string;
   /** The session the socket belongs to: its revocation closes the socket. */
   sid: string;
-  /** Milliseconds since the epoch, on the same clock the actor's timers run on. */
-  now: () => number;
 }
 
 /** One token's subscription: its mode and its effective throttle interval (0: every tick). */

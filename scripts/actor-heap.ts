@@ -4,10 +4,11 @@ import { connectionMachine } from '../actors/connection-machine.ts';
 
 const n = Number(process.argv[2] ?? 10000);
 const gc = (globalThis as any).gc as () => void;
-const input = (i: number) => ({
+const settings = {
   heartbeatMs: 20000, pongTimeoutMs: 10000, maxTokens: 3000, msgRate: 20, msgBurst: 40, reauthLeadMs: 30000,
-  slowCloseMs: 10000, slowThresholdBytes: 262144, expiresAt: Date.now() + 900_000, userId: `user-${i}`, sid: `sid-${i}`, now: Date.now,
-});
+  slowCloseMs: 10000, slowThresholdBytes: 262144, now: Date.now,
+};
+const input = (i: number) => ({ settings, expiresAt: Date.now() + 900_000, userId: `user-${i}`, sid: `sid-${i}` });
 const keep: unknown[] = [];
 // As the gateway makes them: children of one parent, sharing one system.
 const parent = createActor(fromCallback(() => undefined)).start();

@@ -38,6 +38,7 @@ const { values: a } = parseArgs({
     'in-flight': { type: 'string', default: '100' },
     heap: { type: 'string' },
     prof: { type: 'string' },
+    probe: { type: 'boolean', default: false },
     'hold-s': { type: 'string', default: '0' },
     'settle-s': { type: 'string', default: '5' },
   },
@@ -96,6 +97,10 @@ async function main() {
   spawnRole('ingester');
   const heapFlags = a.heap ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${path.resolve(a.heap)}`] : [];
   if (a.prof) heapFlags.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(a.prof)}`);
+  if (a.probe) {
+    heapFlags.push('--expose-gc', '--import', path.join(here, 'memory-probe.mjs'));
+    env.MEMORY_PROBE_DIR = dir;
+  }
   if (a.heap) fs.mkdirSync(a.heap, { recursive: true });
   const gateways = Array.from({ length: WORKERS }, () => spawnRole('gateway', heapFlags));
   for (let t = Date.now(); ; await sleep(100)) {
@@ -157,6 +162,22 @@ async function main() {
 
   await sleep(Number(a['settle-s']) * 1000);
   const rss1 = rss();
+  let probe: unknown;
+  if (a.probe) {
+    for (const p of gwPids) process.kill(p, 'SIGWINCH');
+    const file = path.join(dir, `mem-${gwPids[0]}.json`);
+    for (let t = Date.now(); !fs.existsSync(file) && Date.now() - t < 20_000; await sleep(200));
+    await sleep(200);
+    const m = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const kib = (x: number) => Math.round(x / 1024);
+    probe = {
+      heapUsedMiB: [m.before.heapUsed, m.after.heapUsed].map((x: number) => +(x / 1048576).toFixed(1)),
+      heapTotalMiB: [m.before.heapTotal, m.after.heapTotal].map((x: number) => +(x / 1048576).toFixed(1)),
+      rssMiB: [m.before.rss, m.after.rss].map((x: number) => +(x / 1048576).toFixed(1)),
+      externalMiB: +(m.after.external / 1048576).toFixed(1),
+      spacesKiB: Object.fromEntries(Object.entries(m.spaces as Record<string, { size: number; used: number }>).map(([k, v]) => [k, [kib(v.size), kib(v.used)]])),
+    };
+  }
   if (a.heap) await heapSnapshots(gwPids);
   const out = {
     sockets: N, ok, failures, procs: PROCS, workers: WORKERS, perUser: PER_USER, inFlight: IN_FLIGHT,
@@ -164,7 +185,7 @@ async function main() {
     clientCpuS: +results.reduce((s, r) => s + (r.cpu.user + r.cpu.system) / 1e6, 0).toFixed(2),
     redisCmdsPerConnect: +(totalCmds / N).toFixed(2), redisCmds: Object.fromEntries(Object.entries(cmds).map(([k, v]) => [k, +(v / N).toFixed(3)])),
     rssBeforeMiB: +(rss0 / 1024).toFixed(1), rssAfterMiB: +(rss1 / 1024).toFixed(1), rssPerSocketKiB: +((rss1 - rss0) / N).toFixed(2),
-    loadBefore: load0, loadAfter: loadavg(),
+    loadBefore: load0, loadAfter: loadavg(), probe,
   };
   console.log(JSON.stringify(out));
   if (Number(a['hold-s']) > 0) await sleep(Number(a['hold-s']) * 1000);

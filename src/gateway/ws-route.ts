@@ -10,7 +10,7 @@ import { createActor, fromCallback, fromPromise } from 'xstate';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';
-import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type VerifyAccessInput } from '../../actors/connection-machine.ts';
+import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type ConnectionSettings, type VerifyAccessInput } from '../../actors/connection-machine.ts';
 import { authenticateAccess } from '../auth/authenticate.ts';
 import type { AccessTokens } from '../auth/tokens.ts';
 import { decodeClientMessage } from '../protocol/client-messages.ts';
@@ -68,6 +68,17 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
     msg_rate: config.msgRate,
     msg_burst: config.msgBurst,
   };
+  const settings: ConnectionSettings = Object.freeze({
+    heartbeatMs: config.heartbeatMs,
+    pongTimeoutMs: config.pongTimeoutMs,
+    maxTokens: config.maxTokensPerSocket,
+    msgRate: config.msgRate,
+    msgBurst: config.msgBurst,
+    reauthLeadMs: config.reauthLeadMs,
+    slowCloseMs: config.slowCloseMs,
+    slowThresholdBytes: SLOW_THRESHOLD_BYTES,
+    now: Date.now,
+  });
   // The actor's one piece of I/O, supplied here so the machine stays pure. Only a token of the
   // socket's own user is accepted; a Redis outage is `unavailable`, not a bad token.
   const machine = connectionMachine.provide({
@@ -104,20 +115,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       const d = ws.getUserData();
       const actor = createActor(machine, {
         parent: connections,
-        input: {
-          heartbeatMs: config.heartbeatMs,
-          pongTimeoutMs: config.pongTimeoutMs,
-          maxTokens: config.maxTokensPerSocket,
-          msgRate: config.msgRate,
-          msgBurst: config.msgBurst,
-          reauthLeadMs: config.reauthLeadMs,
-          slowCloseMs: config.slowCloseMs,
-          slowThresholdBytes: SLOW_THRESHOLD_BYTES,
-          expiresAt: d.expiresAt,
-          userId: d.userId,
-          sid: d.sid,
-          now: Date.now,
-        },
+        input: { settings, expiresAt: d.expiresAt, userId: d.userId, sid: d.sid },
       });
       d.actor = actor;
       actor.on('*', (e) => perform(ws, e as ConnectionEmitted));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
-import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type ConnectionInput, type VerifyAccessInput } from '../../actors/connection-machine.ts';
+import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type ConnectionInput, type ConnectionSettings, type VerifyAccessInput } from '../../actors/connection-machine.ts';
 import { decodeClientMessage, type ClientMessage } from '../../src/protocol/client-messages.ts';
 import { CloseCodes } from '../../src/protocol/close-codes.ts';
 import { WakeWheel, type Sleeper } from '../../src/gateway/wake-wheel.ts';
@@ -9,12 +9,16 @@ import { WakeWheel, type Sleeper } from '../../src/gateway/wake-wheel.ts';
 const H = 1_000;
 const P = 500;
 
-function start(overrides: Partial<ConnectionInput> = {}, machine = connectionMachine) {
+function start(overrides: Partial<ConnectionSettings & Omit<ConnectionInput, 'settings'>> = {}, machine = connectionMachine) {
   const clock = new SimulatedClock();
   // SimulatedClock starts at 0; expiry far away unless a test sets it.
+  const { expiresAt = 10_000_000, userId = 'u1', sid = 's1', ...settings } = overrides;
   const input: ConnectionInput = {
-    heartbeatMs: H, pongTimeoutMs: P, maxTokens: 5, msgRate: 20, msgBurst: 40, reauthLeadMs: 30_000, slowCloseMs: 10_000,
-    slowThresholdBytes: 1_000, expiresAt: 10_000_000, userId: 'u1', sid: 's1', now: () => clock.now(), ...overrides,
+    settings: {
+      heartbeatMs: H, pongTimeoutMs: P, maxTokens: 5, msgRate: 20, msgBurst: 40, reauthLeadMs: 30_000, slowCloseMs: 10_000,
+      slowThresholdBytes: 1_000, now: () => clock.now(), ...settings,
+    },
+    expiresAt, userId, sid,
   };
   const actor = createActor(machine, { input });
   // Time reaches the actor as the gateway delivers it: the wheel wakes it when it asked to be.

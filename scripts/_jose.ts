@@ -1,0 +1,20 @@
+import { AccessTokens } from '../src/auth/tokens.ts';
+import { jwtVerify } from 'jose';
+import { createHmac, createSecretKey } from 'node:crypto';
+const t = new AccessTokens('x'.repeat(40), 900);
+const toks: string[] = [];
+for (let i = 0; i < 5000; i++) toks.push((await t.issue(`u${i}`, `s${i}`)).token);
+let t0 = performance.now();
+for (const k of toks) await t.verify(k);
+console.log('verify (Uint8Array key)', ((performance.now() - t0) * 1000 / toks.length).toFixed(1), 'us');
+const ck = await crypto.subtle.importKey('raw', new TextEncoder().encode('x'.repeat(40)), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+t0 = performance.now();
+for (const k of toks) await jwtVerify(k, ck, { algorithms: ['HS256'], issuer: 'tickgate', audience: 'tickgate' });
+console.log('verify (CryptoKey)', ((performance.now() - t0) * 1000 / toks.length).toFixed(1), 'us');
+const ko = createSecretKey(Buffer.from('x'.repeat(40)));
+t0 = performance.now();
+for (const k of toks) await jwtVerify(k, ko, { algorithms: ['HS256'], issuer: 'tickgate', audience: 'tickgate' });
+console.log('verify (KeyObject)', ((performance.now() - t0) * 1000 / toks.length).toFixed(1), 'us');
+t0 = performance.now();
+for (const k of toks) { const [h, p, s] = k.split('.'); const mac = createHmac('sha256', 'x'.repeat(40)).update(`${h}.${p}`).digest('base64url'); if (mac !== s) throw 1; JSON.parse(Buffer.from(p!, 'base64url').toString()); }
+console.log('raw hmac', ((performance.now() - t0) * 1000 / toks.length).toFixed(1), 'us');
