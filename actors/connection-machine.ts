@@ -18,7 +18,7 @@ import { assign, emit, enqueueActions, fromPromise, raise, setup } from 'xstate'
 import { CloseCodes, type CloseCode } from '../src/protocol/close-codes.ts';
 import type { Mode } from '../src/protocol/tick.ts';
 import {
-  decayedStrikes, errorMessage, idField, markOverRate, planSubscribe, planUnsubscribe, refill, requestIdOf, restCheck, strike, strikeLimit, sustainedAbuse, take,
+  decayedStrikes, errorMessage, idField, markOverRate, planSubscribe, planUnsubscribe, refill, requestIdOf, restCheck, setDue, strike, strikeLimit, sustainedAbuse, take,
 } from './connection-rules.ts';
 import type {
   AuthOutcome, Subscription, ConnectionContext, ConnectionEmitted, ConnectionEvent, ConnectionInput, VerifyAccessInput,
@@ -26,21 +26,6 @@ import type {
 
 export type * from './connection-types.ts';
 export { planSubscribe } from './connection-rules.ts';
-
-type Deadline = 'livenessDue' | 'authDue' | 'flowDue';
-
-/** What `setDue` needs of enqueueActions' `enqueue`. */
-interface DueQueue {
-  assign(values: Partial<Record<Deadline, number>>): void;
-  emit(event: ConnectionEmitted): void;
-}
-
-/** Sets one region's deadline (unless it already is that) and asks to be woken at the earliest. */
-function setDue(context: ConnectionContext, enqueue: DueQueue, which: Deadline, value: number): void {
-  if (context[which] !== value) enqueue.assign({ [which]: value });
-  const next = { livenessDue: context.livenessDue, authDue: context.authDue, flowDue: context.flowDue, [which]: value };
-  enqueue.emit({ type: 'effect.wake', at: Math.min(next.livenessDue, next.authDue, next.flowDue) });
-}
 
 /** Every socket starts with no subscriptions; the first subscribe makes its own map. */
 const NO_SUBSCRIPTIONS: ReadonlyMap<number, Subscription> = new Map();
@@ -58,9 +43,8 @@ export const connectionMachine = setup({
   },
   actions: {
     touch: assign({ lastSeenAt: ({ context }) => context.settings.now() }),
-    // Each deadline is set on entering the state that waits for it, and the earliest of the three
-    // is asked for in the same step; the last request made is the one that counts. The initial
-    // context already holds the first deadlines, so opening a socket copies no context for them.
+    // Each deadline is set on entering the state that waits for it (see setDue); the initial
+    // context already holds the first ones, so opening a socket copies no context for them.
     // The next ping, HEARTBEAT_MS after the last one was answered (or the socket opened).
     duePing: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'livenessDue', c.settings.now() + c.settings.heartbeatMs)),
     // An absolute deadline from the last frame, so the close comes after exactly HEARTBEAT_MS +

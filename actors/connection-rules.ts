@@ -1,6 +1,7 @@
 /**
  * The arithmetic of a connection's rules: the message-rate token bucket with its decaying
- * strikes, and subscription planning against the token limit. Pure functions of the context.
+ * strikes, subscription planning against the token limit, and the deadlines the actor asks to be
+ * woken for. Pure functions of the context.
  */
 import type { ClientMessage, RequestId } from '../src/protocol/client-messages.ts';
 import type { ErrorCode } from '../src/protocol/error-codes.ts';
@@ -101,4 +102,19 @@ export function planUnsubscribe(subs: ReadonlyMap<number, Subscription>, tokens:
     removed.push({ token, sub });
   }
   return { next, removed };
+}
+
+type Deadline = 'livenessDue' | 'authDue' | 'flowDue';
+
+/** What `setDue` needs of enqueueActions' `enqueue`. */
+interface DueQueue {
+  assign(values: Partial<Record<Deadline, number>>): void;
+  emit(event: ConnectionEmitted): void;
+}
+
+/** Sets one region's deadline (unless it already is that) and asks to be woken at the earliest. */
+export function setDue(context: ConnectionContext, enqueue: DueQueue, which: Deadline, value: number): void {
+  if (context[which] !== value) enqueue.assign({ [which]: value });
+  const next = { livenessDue: context.livenessDue, authDue: context.authDue, flowDue: context.flowDue, [which]: value };
+  enqueue.emit({ type: 'effect.wake', at: Math.min(next.livenessDue, next.authDue, next.flowDue) });
 }
