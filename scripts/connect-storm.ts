@@ -39,6 +39,7 @@ const { values: a } = parseArgs({
     heap: { type: 'string' },
     prof: { type: 'string' },
     probe: { type: 'boolean', default: false },
+    'node-flag': { type: 'string', multiple: true, default: [] },
     'hold-s': { type: 'string', default: '0' },
     'settle-s': { type: 'string', default: '5' },
   },
@@ -97,6 +98,7 @@ async function main() {
   spawnRole('ingester');
   const heapFlags = a.heap ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${path.resolve(a.heap)}`] : [];
   if (a.prof) heapFlags.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(a.prof)}`);
+  heapFlags.push(...(a['node-flag'] ?? []));
   if (a.probe) {
     heapFlags.push('--expose-gc', '--import', path.join(here, 'memory-probe.mjs'));
     env.MEMORY_PROBE_DIR = dir;
