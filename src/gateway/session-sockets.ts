@@ -118,11 +118,10 @@ export class SessionSockets {
     // In batches, each one script call: a few commands for twenty thousand sockets instead of
     // three per socket, which cost the worker more than the Redis work itself.
     let revoked = 0;
-    const leasesPerBatch = RENEW_BATCH;
-    const batches = Math.max(Math.ceil(leaseKeys.length / leasesPerBatch), Math.ceil(sids.length / RENEW_BATCH));
+    const batches = Math.max(Math.ceil(leaseKeys.length / RENEW_BATCH), Math.ceil(sids.length / RENEW_BATCH));
     for (let i = 0; i < batches; i++) {
-      const keys = leaseKeys.slice(i * leasesPerBatch, (i + 1) * leasesPerBatch);
-      const conns = members.slice(i * leasesPerBatch, (i + 1) * leasesPerBatch);
+      const keys = leaseKeys.slice(i * RENEW_BATCH, (i + 1) * RENEW_BATCH);
+      const conns = members.slice(i * RENEW_BATCH, (i + 1) * RENEW_BATCH);
       const batchSids = sids.slice(i * RENEW_BATCH, (i + 1) * RENEW_BATCH);
       let gone: number[];
       try {
