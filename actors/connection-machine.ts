@@ -3,14 +3,11 @@
  * re-authentication, the client's message rate, subscription bookkeeping and limits, flow (is the
  * client keeping up with its ticks), and every way the connection can be closed.
  *
- * Pure: no sockets, no Redis, no wall clock. Time comes from the injected `now()` and from
- * `clock.due` events: each region that waits for time keeps its deadline in the context, the actor
- * asks to be woken at the earliest (`effect.wake`), and on `clock.due` guards compare deadlines with
- * `now()`. The gateway runs one wheel for all its actors (src/gateway/wake-wheel.ts) rather than
- * xstate `after` timers: those cost each idle socket two scheduled events and Node timers, and would
- * make a shared actor system scan every actor's timers whenever one stops. Tests drive the same
- * wheel with a SimulatedClock. Every effect leaves as an emitted
- * `effect.*` event that the gateway carries out; the one piece of I/O it waits for, verifying an
+ * Pure: no sockets, no Redis, no wall clock. Time comes from the injected `now()` and `clock.due`:
+ * regions keep their deadlines in the context, the actor asks to be woken at the earliest
+ * (`effect.wake`) and guards compare deadlines with `now()` (no xstate `after`: why, in
+ * src/gateway/wake-wheel.ts; tests drive that wheel with a SimulatedClock). Every effect leaves as an
+ * emitted `effect.*` event that the gateway carries out; the one piece of I/O it waits for, verifying an
  * in-band access token, is the invoked `verifyAccess` actor the gateway supplies with `.provide()`.
  * Every close is decided here, so the gateway counts closes in one place. Ticks never pass through.
  */
@@ -18,17 +15,14 @@ import { assign, emit, enqueueActions, fromPromise, raise, setup } from 'xstate'
 import { CloseCodes, type CloseCode } from '../src/protocol/close-codes.ts';
 import type { Mode } from '../src/protocol/tick.ts';
 import {
-  decayedStrikes, errorMessage, idField, markOverRate, planSubscribe, planUnsubscribe, refill, requestIdOf, restCheck, setDue, strike, strikeLimit, sustainedAbuse, take,
+  decayedStrikes, errorMessage, idField, markOverRate, planSubscribe, planUnsubscribe, refill, requestIdOf, restCheck, setDue, NO_SUBSCRIPTIONS, strike, strikeLimit, sustainedAbuse, take,
 } from './connection-rules.ts';
 import type {
-  AuthOutcome, Subscription, ConnectionContext, ConnectionEmitted, ConnectionEvent, ConnectionInput, VerifyAccessInput,
+  AuthOutcome, ConnectionContext, ConnectionEmitted, ConnectionEvent, ConnectionInput, VerifyAccessInput,
 } from './connection-types.ts';
 
 export type * from './connection-types.ts';
 export { planSubscribe } from './connection-rules.ts';
-
-/** Every socket starts with no subscriptions; the first subscribe makes its own map. */
-const NO_SUBSCRIPTIONS: ReadonlyMap<number, Subscription> = new Map();
 
 export const connectionMachine = setup({
   types: {
@@ -141,10 +135,13 @@ export const connectionMachine = setup({
         liveness: {
           initial: 'idle',
           states: {
+            // A pong or a message of any kind proves the client alive: one event per message. (Not
+            // `client.*`: a region handling client.oversize would keep `open` from closing 1009.)
             idle: {
               entry: 'duePing',
               on: {
-                'client.frame': { actions: 'touch' },
+                'client.frame': { actions: 'touch' }, 'client.message': { actions: 'touch' },
+                'client.invalid': { actions: 'touch' }, 'client.unread': { actions: 'touch' },
                 'clock.due': { guard: 'livenessDue', target: 'awaitingPong', actions: 'ping' },
               },
             },
@@ -152,6 +149,10 @@ export const connectionMachine = setup({
               entry: 'dueSilence',
               on: {
                 'client.frame': { target: 'idle', actions: 'touch' },
+                // Raised, not a transition out: that would outrank a 4008 decided for the same message.
+                'client.message': { actions: raise({ type: 'client.frame' }) },
+                'client.invalid': { actions: raise({ type: 'client.frame' }) },
+                'client.unread': { actions: raise({ type: 'client.frame' }) },
                 'clock.due': { guard: 'livenessDue', target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.heartbeatTimeout } },
               },
             },
@@ -247,10 +248,7 @@ export const connectionMachine = setup({
         flow: {
           initial: 'keepingUp',
           states: {
-            keepingUp: {
-              entry: 'noFlowDue',
-              on: { 'socket.buffered': { guard: 'overThreshold', target: 'conflating' } },
-            },
+            keepingUp: { entry: 'noFlowDue', on: { 'socket.buffered': { guard: 'overThreshold', target: 'conflating' } } },
             conflating: {
               entry: [
                 'dueSlowClose',

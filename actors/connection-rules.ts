@@ -9,6 +9,9 @@ import { effectiveThrottleMs } from '../src/protocol/throttle.ts';
 import { DEFAULT_MODE } from '../src/protocol/tick.ts';
 import type { ConnectionContext, ConnectionEmitted, ConnectionEvent, Subscription } from './connection-types.ts';
 
+/** Every socket starts with no subscriptions; the first subscribe makes its own map. */
+export const NO_SUBSCRIPTIONS: ReadonlyMap<number, Subscription> = new Map();
+
 /** Strikes halve every second; this many means a flood, not a burst. */
 const STRIKE_HALF_LIFE_MS = 1_000;
 export const strikeLimit = (burst: number) => 2 * burst;

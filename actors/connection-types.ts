@@ -83,7 +83,7 @@ export interface VerifyAccessInput { accessToken: string; userId: string }
 export type ConnectionEvent =
   /** The time asked for with `effect.wake` has come (or passed): check the deadlines. */
   | { type: 'clock.due' }
-  /** Any frame from the client (message or pong) proves it alive. */
+  /** A frame from the client other than a message (a pong) proves it alive; so does every message event. */
   | { type: 'client.frame' }
   | { type: 'client.message'; msg: ClientMessage }
   /** A message that failed to decode still counts against the rate. */

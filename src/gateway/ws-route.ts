@@ -144,7 +144,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       const actor = ws.getUserData().actor!;
       sendWelcome(ws);
       if (message.byteLength > MAX_FRAME_BYTES) return void actor.send({ type: 'client.oversize' });
-      actor.send({ type: 'client.frame' });
+      // Each of the events below also proves the client alive (no separate client.frame).
       if (isBinary) {
         actor.send({ type: 'client.invalid', id: undefined, code: 'bad_request', message: 'send JSON text frames' });
         return;

@@ -77,6 +77,30 @@ test('a frame between pings moves the silence deadline', () => {
   assert.deepEqual(closes(effects), [4000]);
 });
 
+test('a client message proves the client alive as a pong does, also while a ping is unanswered', () => {
+  const { actor, clock, effects } = start();
+  clock.increment(H); // ping goes out
+  assert.equal(pings(effects), 1);
+  clock.increment(P - 1);
+  actor.send({ type: 'client.message', msg: msg({ op: 'list' }) });
+  clock.increment(H); // the next ping, HEARTBEAT_MS after the message answered the first
+  assert.equal(pings(effects), 2);
+  clock.increment(P - 1);
+  actor.send({ type: 'client.invalid', id: undefined, code: 'bad_request', message: 'x' });
+  clock.increment(H + P - 1);
+  assert.deepEqual(closes(effects), []);
+  clock.increment(1);
+  assert.deepEqual(closes(effects), [CloseCodes.heartbeatTimeout.code]);
+});
+
+test('a flood that is closed 4008 while a ping is unanswered is still closed 4008', () => {
+  const { actor, clock, effects } = start();
+  clock.increment(H); // awaiting the pong
+  for (let i = 0; i < 200 && closes(effects).length === 0; i++) actor.send({ type: 'client.unread' });
+  assert.deepEqual(closes(effects), [CloseCodes.rateLimited.code]);
+  assert.equal(actor.getSnapshot().status, 'done');
+});
+
 test('subscribe records tokens and emits one effect with the mode; resubscribe changes mode', () => {
   const { actor, effects } = start();
   actor.send({ type: 'client.message', msg: msg({ op: 'subscribe', tokens: [1, 2], id: 7 }) });
