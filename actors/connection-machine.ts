@@ -3,9 +3,11 @@
  * re-authentication, the client's message rate, subscription bookkeeping and limits, flow (is the
  * client keeping up with its ticks), and every way the connection can be closed.
  *
- * Pure: no sockets, no Redis, no wall clock. Time comes from the actor's clock (delays) and the
- * injected `now()`, so tests drive it with a SimulatedClock. Every effect leaves as an emitted
- * `effect.*` event that the gateway carries out; the one piece of I/O it waits for, verifying an
+ * Pure: no sockets, no Redis, no wall clock. Time comes from the injected `now()` and `clock.due`:
+ * regions keep their deadlines in the context, the actor asks to be woken at the earliest
+ * (`effect.wake`) and guards compare deadlines with `now()` (no xstate `after`: why, in
+ * src/gateway/wake-wheel.ts; tests drive that wheel with a SimulatedClock). Every effect leaves as an
+ * emitted `effect.*` event that the gateway carries out; the one piece of I/O it waits for, verifying an
  * in-band access token, is the invoked `verifyAccess` actor the gateway supplies with `.provide()`.
  * Every close is decided here, so the gateway counts closes in one place. Ticks never pass through.
  */
@@ -13,7 +15,7 @@ import { assign, emit, enqueueActions, fromPromise, raise, setup } from 'xstate'
 import { CloseCodes, type CloseCode } from '../src/protocol/close-codes.ts';
 import type { Mode } from '../src/protocol/tick.ts';
 import {
-  decayedStrikes, errorMessage, idField, markOverRate, planSubscribe, planUnsubscribe, refill, requestIdOf, restCheck, strike, strikeLimit, sustainedAbuse, take,
+  decayedStrikes, errorMessage, idField, markOverRate, planSubscribe, planUnsubscribe, refill, requestIdOf, restCheck, setDue, NO_SUBSCRIPTIONS, strike, strikeLimit, sustainedAbuse, take,
 } from './connection-rules.ts';
 import type {
   AuthOutcome, ConnectionContext, ConnectionEmitted, ConnectionEvent, ConnectionInput, VerifyAccessInput,
@@ -33,18 +35,19 @@ export const connectionMachine = setup({
     // Supplied by the gateway (JWT + session check). Unprovided, every token is unverifiable.
     verifyAccess: fromPromise<AuthOutcome, VerifyAccessInput>(async () => ({ outcome: 'unavailable' })),
   },
-  delays: {
-    heartbeat: ({ context }) => context.heartbeatMs,
-    // Absolute deadline from the last frame, so the close comes after exactly HEARTBEAT_MS +
-    // PONG_TIMEOUT_MS of silence however the ping timer and the frames interleave.
-    pongDeadline: ({ context }) =>
-      Math.max(0, context.lastSeenAt + context.heartbeatMs + context.pongTimeoutMs - context.now()),
-    untilReauth: ({ context }) => Math.max(0, context.expiresAt - context.reauthLeadMs - context.now()),
-    untilExpiry: ({ context }) => Math.max(0, context.expiresAt - context.now()),
-    slowClose: ({ context }) => context.slowCloseMs,
-  },
   actions: {
-    touch: assign({ lastSeenAt: ({ context }) => context.now() }),
+    touch: assign({ lastSeenAt: ({ context }) => context.settings.now() }),
+    // Each deadline is set on entering the state that waits for it (see setDue); the initial
+    // context already holds the first ones, so opening a socket copies no context for them.
+    // The next ping, HEARTBEAT_MS after the last one was answered (or the socket opened).
+    duePing: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'livenessDue', c.settings.now() + c.settings.heartbeatMs)),
+    // An absolute deadline from the last frame, so the close comes after exactly HEARTBEAT_MS +
+    // PONG_TIMEOUT_MS of silence however the ping and the frames interleave.
+    dueSilence: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'livenessDue', c.lastSeenAt + c.settings.heartbeatMs + c.settings.pongTimeoutMs)),
+    dueReauth: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'authDue', c.expiresAt - c.settings.reauthLeadMs)),
+    dueExpiry: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'authDue', c.expiresAt)),
+    dueSlowClose: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'flowDue', c.settings.now() + c.settings.slowCloseMs)),
+    noFlowDue: enqueueActions(({ context: c, enqueue }) => setDue(c, enqueue, 'flowDue', Number.POSITIVE_INFINITY)),
     ping: emit({ type: 'effect.ping' }),
     closeWith: emit((_, close: CloseCode) => ({ type: 'effect.close', close })),
     handle: enqueueActions(({ context, event, enqueue }) => {
@@ -52,9 +55,9 @@ export const connectionMachine = setup({
       const msg = event.msg;
       switch (msg.op) {
         case 'subscribe': {
-          const plan = planSubscribe(context.subscriptions, msg, context.maxTokens);
+          const plan = planSubscribe(context.subscriptions, msg, context.settings.maxTokens);
           if (!plan.ok) {
-            enqueue.emit(errorMessage(msg.id, 'limit_exceeded', `at most ${context.maxTokens} tokens per socket`));
+            enqueue.emit(errorMessage(msg.id, 'limit_exceeded', `at most ${context.settings.maxTokens} tokens per socket`));
             return;
           }
           enqueue.assign({ subscriptions: plan.next });
@@ -77,7 +80,7 @@ export const connectionMachine = setup({
           return;
         }
         case 'ping':
-          enqueue.emit({ type: 'effect.send', message: { type: 'pong', ...idField(msg.id), ts: context.now() } });
+          enqueue.emit({ type: 'effect.send', message: { type: 'pong', ...idField(msg.id), ts: context.settings.now() } });
           return;
         case 'auth':
           enqueue.raise({ type: 'auth.requested', id: msg.id, accessToken: msg.accessToken });
@@ -86,21 +89,27 @@ export const connectionMachine = setup({
     }),
   },
   guards: {
+    livenessDue: ({ context }) => context.settings.now() >= context.livenessDue,
+    authDue: ({ context }) => context.settings.now() >= context.authDue,
+    flowDue: ({ context }) => context.settings.now() >= context.flowDue,
     withinRate: ({ context }) => refill({ context }).bucket >= 1,
-    floodOverLimit: ({ context }) => decayedStrikes(context) + 1 >= strikeLimit(context.msgBurst) || sustainedAbuse(context),
-    overThreshold: ({ context, event }) => event.type === 'socket.buffered' && event.bytes > context.slowThresholdBytes,
-    caughtUp: ({ context, event }) => event.type === 'socket.buffered' && event.bytes < context.slowThresholdBytes / 2,
+    floodOverLimit: ({ context }) => decayedStrikes(context) + 1 >= strikeLimit(context.settings.msgBurst) || sustainedAbuse(context),
+    overThreshold: ({ context, event }) => event.type === 'socket.buffered' && event.bytes > context.settings.slowThresholdBytes,
+    caughtUp: ({ context, event }) => event.type === 'socket.buffered' && event.bytes < context.settings.slowThresholdBytes / 2,
   },
 }).createMachine({
   id: 'connection',
   context: ({ input }) => ({
     ...input,
-    lastSeenAt: input.now(),
-    subscriptions: new Map(),
-    bucket: input.msgBurst,
-    bucketAt: input.now(),
+    lastSeenAt: input.settings.now(),
+    livenessDue: input.settings.now() + input.settings.heartbeatMs,
+    authDue: input.expiresAt - input.settings.reauthLeadMs,
+    flowDue: Number.POSITIVE_INFINITY,
+    subscriptions: NO_SUBSCRIPTIONS,
+    bucket: input.settings.msgBurst,
+    bucketAt: input.settings.now(),
     strikes: 0,
-    strikesAt: input.now(),
+    strikesAt: input.settings.now(),
     overRateSince: undefined,
     authId: undefined,
     conflating: false,
@@ -126,14 +135,25 @@ export const connectionMachine = setup({
         liveness: {
           initial: 'idle',
           states: {
+            // A pong or a message of any kind proves the client alive: one event per message. (Not
+            // `client.*`: a region handling client.oversize would keep `open` from closing 1009.)
             idle: {
-              on: { 'client.frame': { actions: 'touch' } },
-              after: { heartbeat: { target: 'awaitingPong', actions: 'ping' } },
+              entry: 'duePing',
+              on: {
+                'client.frame': { actions: 'touch' }, 'client.message': { actions: 'touch' },
+                'client.invalid': { actions: 'touch' }, 'client.unread': { actions: 'touch' },
+                'clock.due': { guard: 'livenessDue', target: 'awaitingPong', actions: 'ping' },
+              },
             },
             awaitingPong: {
-              on: { 'client.frame': { target: 'idle', actions: 'touch' } },
-              after: {
-                pongDeadline: { target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.heartbeatTimeout } },
+              entry: 'dueSilence',
+              on: {
+                'client.frame': { target: 'idle', actions: 'touch' },
+                // Raised, not a transition out: that would outrank a 4008 decided for the same message.
+                'client.message': { actions: raise({ type: 'client.frame' }) },
+                'client.invalid': { actions: raise({ type: 'client.frame' }) },
+                'client.unread': { actions: raise({ type: 'client.frame' }) },
+                'clock.due': { guard: 'livenessDue', target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.heartbeatTimeout } },
               },
             },
           },
@@ -144,22 +164,25 @@ export const connectionMachine = setup({
           initial: 'valid',
           states: {
             valid: {
-              after: {
-                untilReauth: {
+              entry: 'dueReauth',
+              on: {
+                'clock.due': {
+                  guard: 'authDue',
                   target: 'expiring',
                   actions: emit(({ context }) => ({ type: 'effect.send', message: { type: 'reauth', expires_at: context.expiresAt } })),
                 },
               },
             },
             expiring: {
-              after: {
-                untilExpiry: { target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.tokenExpired } },
+              entry: 'dueExpiry',
+              on: {
+                'clock.due': { guard: 'authDue', target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.tokenExpired } },
               },
             },
           },
           on: {
             'auth.verified': {
-              // reenter restarts the reauth timer with the new expiry.
+              // reenter sets the reauth deadline again, from the new expiry.
               target: '.valid',
               reenter: true,
               actions: [
@@ -225,9 +248,10 @@ export const connectionMachine = setup({
         flow: {
           initial: 'keepingUp',
           states: {
-            keepingUp: { on: { 'socket.buffered': { guard: 'overThreshold', target: 'conflating' } } },
+            keepingUp: { entry: 'noFlowDue', on: { 'socket.buffered': { guard: 'overThreshold', target: 'conflating' } } },
             conflating: {
               entry: [
+                'dueSlowClose',
                 assign({ conflating: true }),
                 emit({ type: 'effect.send', message: { type: 'status', state: 'conflating' } }),
                 emit(({ context }) => ({ type: 'effect.conflate', tokens: [...context.subscriptions.keys()] })),
@@ -242,8 +266,8 @@ export const connectionMachine = setup({
                     emit({ type: 'effect.send', message: { type: 'status', state: 'live' } }),
                   ],
                 },
+                'clock.due': { guard: 'flowDue', target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.slowConsumer } },
               },
-              after: { slowClose: { target: '#connection.closed', actions: { type: 'closeWith', params: CloseCodes.slowConsumer } } },
             },
           },
         },

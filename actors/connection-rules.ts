@@ -1,12 +1,16 @@
 /**
  * The arithmetic of a connection's rules: the message-rate token bucket with its decaying
- * strikes, and subscription planning against the token limit. Pure functions of the context.
+ * strikes, subscription planning against the token limit, and the deadlines the actor asks to be
+ * woken for. Pure functions of the context.
  */
 import type { ClientMessage, RequestId } from '../src/protocol/client-messages.ts';
 import type { ErrorCode } from '../src/protocol/error-codes.ts';
 import { effectiveThrottleMs } from '../src/protocol/throttle.ts';
 import { DEFAULT_MODE } from '../src/protocol/tick.ts';
 import type { ConnectionContext, ConnectionEmitted, ConnectionEvent, Subscription } from './connection-types.ts';
+
+/** Every socket starts with no subscriptions; the first subscribe makes its own map. */
+export const NO_SUBSCRIPTIONS: ReadonlyMap<number, Subscription> = new Map();
 
 /** Strikes halve every second; this many means a flood, not a burst. */
 const STRIKE_HALF_LIFE_MS = 1_000;
@@ -31,8 +35,8 @@ export function requestIdOf(event: ConnectionEvent): RequestId {
 
 export function refill(args: { context: ConnectionContext }): Pick<ConnectionContext, 'bucket' | 'bucketAt'> {
   const { context: c } = args;
-  const now = c.now();
-  const bucket = Math.min(c.msgBurst, c.bucket + ((now - c.bucketAt) * c.msgRate) / 1000);
+  const now = c.settings.now();
+  const bucket = Math.min(c.settings.msgBurst, c.bucket + ((now - c.bucketAt) * c.settings.msgRate) / 1000);
   return { bucket, bucketAt: now };
 }
 
@@ -41,11 +45,11 @@ export function take(args: { context: ConnectionContext }): Pick<ConnectionConte
 }
 
 export function decayedStrikes(c: ConnectionContext): number {
-  return c.strikes * 0.5 ** ((c.now() - c.strikesAt) / STRIKE_HALF_LIFE_MS);
+  return c.strikes * 0.5 ** ((c.settings.now() - c.strikesAt) / STRIKE_HALF_LIFE_MS);
 }
 
 export function strike(args: { context: ConnectionContext }): Pick<ConnectionContext, 'strikes' | 'strikesAt'> {
-  return { strikes: decayedStrikes(args.context) + 1, strikesAt: args.context.now() };
+  return { strikes: decayedStrikes(args.context) + 1, strikesAt: args.context.settings.now() };
 }
 
 /**
@@ -63,15 +67,15 @@ export function hasRateBudget(c: ConnectionContext): boolean {
 /** After `refill`: a client whose bucket is back to half has rested, and its run of abuse ends. */
 export function restCheck(args: { context: ConnectionContext }): Pick<ConnectionContext, 'overRateSince'> {
   const c = args.context;
-  return { overRateSince: c.bucket >= c.msgBurst / 2 ? undefined : c.overRateSince };
+  return { overRateSince: c.bucket >= c.settings.msgBurst / 2 ? undefined : c.overRateSince };
 }
 
 export function markOverRate(args: { context: ConnectionContext }): Pick<ConnectionContext, 'overRateSince'> {
-  return { overRateSince: args.context.overRateSince ?? args.context.now() };
+  return { overRateSince: args.context.overRateSince ?? args.context.settings.now() };
 }
 
 export function sustainedAbuse(c: ConnectionContext): boolean {
-  return c.overRateSince !== undefined && c.now() - c.overRateSince >= RATE_ABUSE_MS;
+  return c.overRateSince !== undefined && c.settings.now() - c.overRateSince >= RATE_ABUSE_MS;
 }
 
 export function planSubscribe(subs: ReadonlyMap<number, Subscription>, msg: SubscribeMsg, maxTokens: number) {
@@ -101,4 +105,19 @@ export function planUnsubscribe(subs: ReadonlyMap<number, Subscription>, tokens:
     removed.push({ token, sub });
   }
   return { next, removed };
+}
+
+type Deadline = 'livenessDue' | 'authDue' | 'flowDue';
+
+/** What `setDue` needs of enqueueActions' `enqueue`. */
+interface DueQueue {
+  assign(values: Partial<Record<Deadline, number>>): void;
+  emit(event: ConnectionEmitted): void;
+}
+
+/** Sets one region's deadline (unless it already is that) and asks to be woken at the earliest. */
+export function setDue(context: ConnectionContext, enqueue: DueQueue, which: Deadline, value: number): void {
+  if (context[which] !== value) enqueue.assign({ [which]: value });
+  const next = { livenessDue: context.livenessDue, authDue: context.authDue, flowDue: context.flowDue, [which]: value };
+  enqueue.emit({ type: 'effect.wake', at: Math.min(next.livenessDue, next.authDue, next.flowDue) });
 }

@@ -7,7 +7,12 @@ import type { CloseCode } from '../src/protocol/close-codes.ts';
 import type { ServerMessage } from '../src/protocol/server-messages.ts';
 import type { Mode } from '../src/protocol/tick.ts';
 
-export interface ConnectionInput {
+/**
+ * What every connection of a worker shares: its limits and its clock. One object for all actors,
+ * held by reference in each context (copied into every context, these fields would be copied again
+ * on every context update of every socket).
+ */
+export interface ConnectionSettings {
   heartbeatMs: number;
   pongTimeoutMs: number;
   maxTokens: number;
@@ -18,13 +23,17 @@ export interface ConnectionInput {
   slowCloseMs: number;
   /** A send buffer above this is behind; it has caught up again below half of it. */
   slowThresholdBytes: number;
+  /** Milliseconds since the epoch, on the same clock the actor's deadlines are on. */
+  now: () => number;
+}
+
+export interface ConnectionInput {
+  settings: ConnectionSettings;
   /** When the access token the socket was opened with expires (ms epoch). */
   expiresAt: number;
   userId: string;
   /** The session the socket belongs to: its revocation closes the socket. */
   sid: string;
-  /** Milliseconds since the epoch, on the same clock the actor's timers run on. */
-  now: () => number;
 }
 
 /** One token's subscription: its mode and its effective throttle interval (0: every tick). */
@@ -32,6 +41,15 @@ export interface Subscription { mode: Mode; throttleMs: number }
 
 export interface ConnectionContext extends ConnectionInput {
   lastSeenAt: number;
+  /**
+   * Deadlines (ms, on `now`'s clock) of the regions that wait for time, Infinity when one waits for
+   * nothing: liveness (the next ping, or the silence close), auth (reauth, or expiry) and flow (the
+   * slow close). The actor asks to be woken at the earliest (`effect.wake`) and compares them with
+   * `now()` on `clock.due`.
+   */
+  livenessDue: number;
+  authDue: number;
+  flowDue: number;
   subscriptions: ReadonlyMap<number, Subscription>;
   /** True while the socket is off its live topics and served newest values only (flow state). */
   conflating: boolean;
@@ -63,7 +81,9 @@ export type AuthOutcome =
 export interface VerifyAccessInput { accessToken: string; userId: string }
 
 export type ConnectionEvent =
-  /** Any frame from the client (message or pong) proves it alive. */
+  /** The time asked for with `effect.wake` has come (or passed): check the deadlines. */
+  | { type: 'clock.due' }
+  /** A frame from the client other than a message (a pong) proves it alive; so does every message event. */
   | { type: 'client.frame' }
   | { type: 'client.message'; msg: ClientMessage }
   /** A message that failed to decode still counts against the rate. */
@@ -88,6 +108,8 @@ export type ConnectionEvent =
   | { type: 'socket.closed' };
 
 export type ConnectionEmitted =
+  /** Send `clock.due` at `at` (ms on `now`'s clock), instead of whenever it was asked for before. */
+  | { type: 'effect.wake'; at: number }
   | { type: 'effect.send'; message: ServerMessage }
   | { type: 'effect.ping' }
   | { type: 'effect.close'; close: CloseCode }

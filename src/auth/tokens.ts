@@ -16,10 +16,16 @@ export type VerifyResult =
   | { ok: false; reason: 'expired' | 'invalid' };
 
 export class AccessTokens {
-  private readonly key: Uint8Array;
+  private readonly key: Uint8Array<ArrayBuffer>;
+  /**
+   * The same key imported once for verification: handed raw bytes, jose imports a key on every
+   * verify, which was most of its cost (a connect storm verifies one token per socket).
+   */
+  private readonly verifyKey: Promise<CryptoKey>;
 
   constructor(secret: string, private readonly ttlS: number) {
     this.key = new TextEncoder().encode(secret);
+    this.verifyKey = crypto.subtle.importKey('raw', this.key, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
   }
 
   async issue(userId: string, sid: string): Promise<{ token: string; expiresAt: number; expiresIn: number }> {
@@ -38,7 +44,7 @@ export class AccessTokens {
 
   async verify(token: string): Promise<VerifyResult> {
     try {
-      const { payload } = await jwtVerify(token, this.key, {
+      const { payload } = await jwtVerify(token, await this.verifyKey, {
         algorithms: ['HS256'],
         typ: 'JWT',
         issuer: JWT_ISSUER,

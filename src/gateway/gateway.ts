@@ -38,7 +38,9 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
   assertNativeUws();
   if (!config.redisUrl) throw new Error('REDIS_URL is required for a gateway (`tickgate start` runs an embedded Redis)');
   const app = uws.App();
-  const redis = connectRedis(config.redisUrl, log, 'gateway');
+  // Auto-pipelining: commands issued in the same tick go out in one write (a connect storm issues
+  // two scripts per upgrade; see upgrade-gates.ts). Each command still resolves or fails alone.
+  const redis = connectRedis(config.redisUrl, log, 'gateway', { enableAutoPipelining: true });
   const registry = new SocketRegistry();
   let draining = false;
   const link = new IngestLink({
@@ -53,7 +55,7 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
     },
     onLatencySample: (json) => metrics.observeLatency(json),
   });
-  const sessionSockets = new SessionSockets(redis, registry, config.maxSocketsPerUser, log);
+  const sessionSockets = new SessionSockets(redis, registry, log);
   const bus = new Bus(config.redisUrl, redis, log, {
     revokeSession: (sid) => closeSessionSockets(registry, sid),
     sessionCommand: (sid, cmd) => deliverToSession(registry, sid, cmd),

@@ -1,6 +1,6 @@
 /**
- * Checks on the WebSocket upgrade that come before authentication: the Origin allowlist and the
- * per-IP connection-attempt rate. (Sockets per user are leased in session-sockets.ts.)
+ * Checks that come before authentication: the Origin allowlist of the WebSocket upgrade, the
+ * upgrade attempt window (counted in upgrade-gates.ts) and the registration rate per IP.
  */
 import type { Redis } from 'ioredis';
 import { Keys } from '../store/keys.ts';
@@ -30,6 +30,7 @@ export function originAllowed(origin: string, host: string, allowed: readonly st
 }
 
 // KEYS[1] the IP's counter. ARGV: limit, window ms. 0 allowed, else ms until the window ends.
+// (The WebSocket upgrade counts its attempts in upgrade-gates.ts, together with its IP lease.)
 const ATTEMPT = `
 local n = redis.call('INCR', KEYS[1])
 local ttl = redis.call('PTTL', KEYS[1])
@@ -39,15 +40,6 @@ if ttl < 0 then
 end
 if n > tonumber(ARGV[1]) then return math.max(ttl, 1) end
 return 0`;
-
-/**
- * Counts one upgrade attempt from `ip` in the current 10 s window (shared by all workers).
- * Resolves 0 when allowed, else the seconds to wait. Throws if Redis is unavailable.
- */
-export async function connectionAttempt(redis: Redis, ip: string, limit: number): Promise<number> {
-  const wait = Number(await redis.eval(ATTEMPT, 1, Keys.connAttemptsIp(ip), limit, CONN_WINDOW_MS));
-  return wait === 0 ? 0 : Math.max(1, Math.ceil(wait / 1000));
-}
 
 export const REGISTER_WINDOW_MS = 60_000;
 

@@ -1,7 +1,7 @@
 /**
  * The gateway side of the operator verbs `notify`, `announce` and `disconnect` (§4). The ingester
  * receives the control request and broadcasts it to every worker (see ingester.ts); each worker
- * acts on its own sockets here. Users are named by username, so `SocketRegistry.byUsername` finds
+ * acts on its own sockets here. Users are named by username, so `SocketRegistry.ofUsername` finds
  * their sockets.
  *
  * Each notice is serialised once and the same bytes go to every recipient.
@@ -22,7 +22,7 @@ export function handleOperatorBroadcast(registry: SocketRegistry, msg: Broadcast
   switch (op.type) {
     case 'notify': {
       const text = encode({ type: 'notice', message: op.message });
-      const sockets = [...(registry.byUsername.get(op.user) ?? [])];
+      const sockets = registry.ofUsername(op.user);
       for (const ws of sockets) sendText(ws, text);
       log.info({ user: op.user, sockets: sockets.length }, 'operator notice delivered');
       return;
@@ -44,7 +44,7 @@ export function handleOperatorBroadcast(registry: SocketRegistry, msg: Broadcast
       return;
     }
     case 'disconnect': {
-      const sockets = [...(registry.byUsername.get(op.user) ?? [])];
+      const sockets = registry.ofUsername(op.user);
       // Through the actor, which owns the socket's lifecycle: it emits the close effect.
       for (const ws of sockets) if (isLive(ws)) ws.getUserData().actor!.send({ type: 'server.close', close: CloseCodes.policy });
       log.info({ user: op.user, sockets: sockets.length }, 'operator disconnected a user');

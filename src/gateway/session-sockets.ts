@@ -2,9 +2,9 @@
  * The sockets of a session or a user, across every worker and host.
  *
  * Locally, `SocketRegistry` (socket-model.ts) knows this worker's sockets. Across workers, Redis holds a lease per open socket: a member `connId` of the user's zset
- * `tg:usock:<uid>`, scored with the lease's expiry. Admission is one Lua script (drop lapsed
- * leases, refuse at the limit, add), so concurrent upgrades on different workers cannot overshoot
- * MAX_SOCKETS_PER_USER. Every worker renews its sockets' leases every LEASE_RENEW_MS; the leases
+ * `tg:usock:<uid>`, scored with the lease's expiry (per client IP likewise, `tg:ipsock:<ip>`).
+ * Admission is a Lua script run by the upgrade (upgrade-gates.ts: drop lapsed leases, refuse at
+ * the limit, add), so concurrent upgrades on different workers cannot overshoot the limits. Every worker renews its sockets' leases every LEASE_RENEW_MS; the leases
  * of a worker that died lapse after LEASE_TTL_MS. A close removes the lease; a removal that fails
  * while Redis is away is retried on the next renewal. Lease times are the workers' clocks: hosts
  * are assumed to agree within a few seconds, far below LEASE_TTL_MS.
@@ -16,18 +16,27 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Keys } from '../store/keys.ts';
+import { LuaScript } from '../store/lua.ts';
 import { closeSessionSockets, type SocketRegistry } from './socket-model.ts';
 
 export const LEASE_TTL_MS = 30_000;
 export const LEASE_RENEW_MS = 10_000;
+/** Leases (and sessions) renewed (checked) per script call: a few ms of Redis time each. */
+const RENEW_BATCH = 1_000;
 
-// KEYS[1] the user's zset; ARGV: now, lease expiry, connId, limit, key ttl ms. 1 admitted, 0 full.
-const ADMIT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return 1`;
+// KEYS: n lease zsets, then session hashes. ARGV: expiry, key ttl ms, n, then the n members.
+// Renews each lease; returns the 1-based positions (among the session keys) of sessions gone.
+const RENEW = new LuaScript(`
+local n = tonumber(ARGV[3])
+for i = 1, n do
+  redis.call('ZADD', KEYS[i], ARGV[1], ARGV[3 + i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[2])
+end
+local gone = {}
+for i = n + 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then gone[#gone + 1] = i - n end
+end
+return gone`);
 
 export class SessionSockets {
   private timer: NodeJS.Timeout | undefined;
@@ -38,7 +47,6 @@ export class SessionSockets {
   constructor(
     private readonly redis: Redis,
     private readonly registry: SocketRegistry,
-    private readonly maxPerUser: number,
     private readonly log: Logger,
   ) {}
 
@@ -49,24 +57,6 @@ export class SessionSockets {
 
   close(): void {
     clearInterval(this.timer);
-  }
-
-  /** Takes a lease for a new socket; false when the user is at the limit. Throws if Redis is away. */
-  async admit(userId: string, connId: string): Promise<boolean> {
-    const now = Date.now();
-    const r = await this.redis.eval(ADMIT, 1, Keys.userSockets(userId), now, now + LEASE_TTL_MS, connId, this.maxPerUser, LEASE_TTL_MS);
-    return r === 1;
-  }
-
-  /**
-   * Takes a per-IP lease for an upgrade about to be authenticated (MAX_CONNS_PER_IP, across every
-   * worker); false when the IP is at the limit. Throws if Redis is away. Same scheme as the user
-   * leases: renewed with them, lapsing after LEASE_TTL_MS if the worker dies.
-   */
-  async admitIp(ip: string, connId: string, limit: number): Promise<boolean> {
-    const now = Date.now();
-    const r = await this.redis.eval(ADMIT, 1, Keys.ipSockets(ip), now, now + LEASE_TTL_MS, connId, limit, LEASE_TTL_MS);
-    return r === 1;
   }
 
   /** Gives a per-IP lease back. Never throws; a failure lapses with the lease. */
@@ -104,56 +94,47 @@ export class SessionSockets {
   private async renewOnce(): Promise<void> {
     if (this.redis.status !== 'ready') return;
     const expiry = Date.now() + LEASE_TTL_MS;
-    const pipe = this.redis.pipeline();
-    for (const [userId, sockets] of this.registry.byUser) {
-      const members: (string | number)[] = [];
-      for (const ws of sockets) {
-        const d = ws.getUserData();
-        if (!d.closed) members.push(expiry, d.connId);
-      }
-      if (members.length === 0) continue;
-      pipe.zadd(Keys.userSockets(userId), ...members);
-      pipe.pexpire(Keys.userSockets(userId), LEASE_TTL_MS);
+    // Every open socket holds two leases: its user's and its IP's.
+    const leaseKeys: string[] = [];
+    const members: string[] = [];
+    for (const ws of this.registry.all()) {
+      const d = ws.getUserData();
+      if (d.closed) continue;
+      leaseKeys.push(Keys.userSockets(d.userId), Keys.ipSockets(d.ip));
+      members.push(d.connId, d.connId);
     }
-    const byIp = new Map<string, (string | number)[]>();
-    for (const sockets of this.registry.byUser.values()) {
-      for (const ws of sockets) {
-        const d = ws.getUserData();
-        if (d.closed) continue;
-        let m = byIp.get(d.ip);
-        if (!m) byIp.set(d.ip, (m = []));
-        m.push(expiry, d.connId);
-      }
-    }
-    for (const [ip, members] of byIp) {
-      pipe.zadd(Keys.ipSockets(ip), ...members);
-      pipe.pexpire(Keys.ipSockets(ip), LEASE_TTL_MS);
-    }
+    const sids = [...this.registry.bySession.keys()];
     const released = [...this.unreleased];
     this.unreleased.clear();
-    const firstRelease = pipe.length;
-    for (const [userId, conns] of released) pipe.zrem(Keys.userSockets(userId), ...conns);
-    const sids = [...this.registry.bySession.keys()];
-    const firstExists = pipe.length;
-    for (const sid of sids) pipe.exists(Keys.session(sid));
-    if (pipe.length === 0) return;
-    let results: [Error | null, unknown][];
-    try {
-      results = (await pipe.exec()) ?? [];
-    } catch (err) {
-      // Redis went away mid-way: leases stay as they were, and the releases are retried next time.
-      this.log.debug({ err }, 'socket lease renewal failed');
-      results = [];
-    }
-    released.forEach(([userId, conns], i) => {
-      if (results[firstRelease + i]?.[0] !== null) for (const c of conns) this.requeueRelease(userId, c);
-    });
+    const releasing = Promise.all(released.map(async ([userId, conns]) => {
+      try {
+        await this.redis.zrem(Keys.userSockets(userId), ...conns);
+      } catch (err) {
+        // Redis went away mid-way: retried next time.
+        this.log.debug({ err }, 'lease release failed; retrying at the next renewal');
+        for (const c of conns) this.requeueRelease(userId, c);
+      }
+    }));
+    // In batches, each one script call: a few commands for twenty thousand sockets instead of
+    // three per socket, which cost the worker more than the Redis work itself.
     let revoked = 0;
-    sids.forEach((sid, i) => {
-      const r = results[firstExists + i];
-      // Only a definite "no such session" closes sockets; an error says nothing about the session.
-      if (r !== undefined && r[0] === null && r[1] === 0) revoked += closeSessionSockets(this.registry, sid);
-    });
+    const batches = Math.max(Math.ceil(leaseKeys.length / RENEW_BATCH), Math.ceil(sids.length / RENEW_BATCH));
+    for (let i = 0; i < batches; i++) {
+      const keys = leaseKeys.slice(i * RENEW_BATCH, (i + 1) * RENEW_BATCH);
+      const conns = members.slice(i * RENEW_BATCH, (i + 1) * RENEW_BATCH);
+      const batchSids = sids.slice(i * RENEW_BATCH, (i + 1) * RENEW_BATCH);
+      let gone: number[];
+      try {
+        gone = (await RENEW.run(this.redis, [...keys, ...batchSids.map((sid) => Keys.session(sid))], [expiry, LEASE_TTL_MS, keys.length, ...conns])) as number[];
+      } catch (err) {
+        // Redis went away mid-way: leases stay as they were; the next renewal tries again.
+        this.log.debug({ err }, 'socket lease renewal failed');
+        break;
+      }
+      // Only a definite "no such session" closes sockets; a failed call says nothing about one.
+      for (const j of gone) revoked += closeSessionSockets(this.registry, batchSids[j - 1]!);
+    }
+    await releasing;
     if (revoked > 0) this.log.info({ sockets: revoked }, 'closed sockets of sessions that ended while unnoticed');
   }
 }

@@ -8,13 +8,13 @@
  * to actors and carries out only sends and the final `end`.
  */
 import type { ActorRefFrom } from 'xstate';
-import type { Logger } from 'pino';
 import type { connectionMachine } from '../../actors/connection-machine.ts';
 import { decodeClientMessage } from '../protocol/client-messages.ts';
 import { CloseCodes, type CloseCode } from '../protocol/close-codes.ts';
 import { encode, type ServerMessage } from '../protocol/server-messages.ts';
 import type { Mode } from '../protocol/tick.ts';
 import type { WebSocket } from './uws.ts';
+import type { WakeEntry } from './wake-wheel.ts';
 
 export type ConnectionActor = ActorRefFrom<typeof connectionMachine>;
 
@@ -37,7 +37,8 @@ export interface SocketData {
   reportedBytes: number;
   /** Tokens kept forwarded for this socket while it is off its topics (conflating). */
   held?: Set<number>;
-  log?: Logger;
+  /** When the worker's wake wheel is to send the actor `clock.due` (see wake-wheel.ts). */
+  wake?: WakeEntry;
 }
 
 export type Socket = WebSocket<SocketData>;
@@ -49,14 +50,18 @@ export function isLive(ws: Socket): boolean {
 }
 
 /**
- * Live sockets of this worker, by session, user id and username: the targets of revocation,
+ * Live sockets of this worker, by session and username: the targets of revocation,
  * REST subscriptions and operator messages (which name users by username). Also the worker's
  * count of the closes it decided, by code.
  */
 export class SocketRegistry {
-  readonly bySession = new Map<string, Set<Socket>>();
-  readonly byUser = new Map<string, Set<Socket>>();
-  readonly byUsername = new Map<string, Set<Socket>>();
+  /**
+   * A key with one socket (the usual case: one socket per session, often per user) holds the socket
+   * itself, not a Set of one: a Set per key per index cost every idle socket a few hundred bytes.
+   * Read them with `ofSession` / `ofUsername`.
+   */
+  readonly bySession = new Map<string, OneOrMany<Socket>>();
+  readonly byUsername = new Map<string, OneOrMany<Socket>>();
   /** Sockets this worker closed, by close code (4009 slow consumers, 1009 oversize, …). */
   readonly closedWith: Record<number, number> = {};
 
@@ -67,15 +72,23 @@ export class SocketRegistry {
     const d = ws.getUserData();
     this.size++;
     addTo(this.bySession, d.sid, ws);
-    addTo(this.byUser, d.userId, ws);
     addTo(this.byUsername, d.username, ws);
+  }
+
+  /** The sockets of a session (a copy: safe to act on while they close). */
+  ofSession(sid: string): Socket[] {
+    return toArray(this.bySession.get(sid));
+  }
+
+  ofUsername(username: string): Socket[] {
+    return toArray(this.byUsername.get(username));
   }
 
   remove(ws: Socket): void {
     const d = ws.getUserData();
-    if (this.bySession.get(d.sid)?.has(ws)) this.size--;
+    const s = this.bySession.get(d.sid);
+    if (s === ws || (s instanceof Set && s.has(ws))) this.size--;
     removeFrom(this.bySession, d.sid, ws);
-    removeFrom(this.byUser, d.userId, ws);
     removeFrom(this.byUsername, d.username, ws);
   }
 
@@ -88,13 +101,13 @@ export class SocketRegistry {
 
   /** Some open socket of this worker, if there is one. */
   any(): Socket | undefined {
-    for (const set of this.bySession.values()) for (const ws of set) if (!ws.getUserData().closed) return ws;
+    for (const v of this.bySession.values()) for (const ws of each(v)) if (!ws.getUserData().closed) return ws;
     return undefined;
   }
 
   /** Every socket of this worker that is still registered (check `isLive` before acting). */
   *all(): Iterable<Socket> {
-    for (const set of this.bySession.values()) yield* set;
+    for (const v of this.bySession.values()) yield* each(v);
   }
 
   /** Counts a server-side close; `end` does it, and the route for the closes uWS makes itself. */
@@ -115,17 +128,31 @@ export class SocketRegistry {
   }
 }
 
-function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V) {
-  let s = m.get(k);
-  if (!s) m.set(k, (s = new Set()));
-  s.add(v);
+type OneOrMany<V> = V | Set<V>;
+
+function each<V>(v: OneOrMany<V>): Iterable<V> {
+  return v instanceof Set ? v : [v];
 }
 
-function removeFrom<K, V>(m: Map<K, Set<V>>, k: K, v: V) {
+function toArray<V>(v: OneOrMany<V> | undefined): V[] {
+  return v === undefined ? [] : v instanceof Set ? [...v] : [v];
+}
+
+function addTo<K, V extends object>(m: Map<K, OneOrMany<V>>, k: K, v: V) {
   const s = m.get(k);
-  if (!s) return;
-  s.delete(v);
-  if (s.size === 0) m.delete(k);
+  if (s === undefined) m.set(k, v);
+  else if (s instanceof Set) s.add(v);
+  else if (s !== v) m.set(k, new Set([s, v]));
+}
+
+function removeFrom<K, V extends object>(m: Map<K, OneOrMany<V>>, k: K, v: V) {
+  const s = m.get(k);
+  if (s === v) m.delete(k);
+  else if (s instanceof Set) {
+    s.delete(v);
+    if (s.size === 1) m.set(k, s.values().next().value!);
+    else if (s.size === 0) m.delete(k);
+  }
 }
 
 export function sendMessage(ws: Socket, msg: ServerMessage): void {
@@ -140,7 +167,7 @@ export function sendText(ws: Socket, text: string | Buffer): void {
 /** Closes every live socket of a session with 4003, through its actor. Returns how many. */
 export function closeSessionSockets(registry: SocketRegistry, sid: string): number {
   let n = 0;
-  for (const ws of [...(registry.bySession.get(sid) ?? [])]) {
+  for (const ws of registry.ofSession(sid)) {
     if (!isLive(ws)) continue;
     ws.getUserData().actor!.send({ type: 'server.close', close: CloseCodes.sessionRevoked });
     n++;
@@ -163,7 +190,7 @@ export function deliverToSession(registry: SocketRegistry, sid: string, cmd: Ses
     ? { op: cmd.op, tokens: cmd.tokens, mode: cmd.mode }
     : { op: cmd.op, tokens: cmd.tokens });
   let n = 0;
-  for (const ws of [...(registry.bySession.get(sid) ?? [])]) {
+  for (const ws of registry.ofSession(sid)) {
     if (!isLive(ws)) continue;
     const decoded = decodeClientMessage(text);
     // Callers pass tokens and a mode they validated (REST body, bus message schema), so this

@@ -6,11 +6,11 @@
  *
  * Ticks never come through here: they reach sockets through uWS topics (see ingest-link.ts).
  */
-import { createActor, fromPromise } from 'xstate';
+import { createActor, fromCallback, fromPromise } from 'xstate';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';
-import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type VerifyAccessInput } from '../../actors/connection-machine.ts';
+import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type ConnectionSettings, type VerifyAccessInput } from '../../actors/connection-machine.ts';
 import { authenticateAccess } from '../auth/authenticate.ts';
 import type { AccessTokens } from '../auth/tokens.ts';
 import { decodeClientMessage } from '../protocol/client-messages.ts';
@@ -24,6 +24,7 @@ import { catchUp, conflate, releaseAllHolds, subscribe, unsubscribe } from './su
 import { uws, type TemplatedApp } from './uws.ts';
 import { upgradeHandler } from './ws-upgrade.ts';
 import { countConflation, countWsError } from './event-counts.ts';
+import { WakeWheel } from './wake-wheel.ts';
 
 /**
  * The contract's message limit (§6), given to uWS as `maxPayloadLength` so that no socket ever
@@ -75,6 +76,17 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
     msg_rate: config.msgRate,
     msg_burst: config.msgBurst,
   };
+  const settings: ConnectionSettings = Object.freeze({
+    heartbeatMs: config.heartbeatMs,
+    pongTimeoutMs: config.pongTimeoutMs,
+    maxTokens: config.maxTokensPerSocket,
+    msgRate: config.msgRate,
+    msgBurst: config.msgBurst,
+    reauthLeadMs: config.reauthLeadMs,
+    slowCloseMs: config.slowCloseMs,
+    slowThresholdBytes: SLOW_THRESHOLD_BYTES,
+    now: Date.now,
+  });
   // The actor's one piece of I/O, supplied here so the machine stays pure. Only a token of the
   // socket's own user is accepted; a Redis outage is `unavailable`, not a bad token.
   const machine = connectionMachine.provide({
@@ -85,6 +97,15 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
         return r.reason === 'unavailable' ? { outcome: 'unavailable' } : { outcome: 'rejected' };
       }),
     },
+  });
+
+  // Every connection actor is a child of this one, so they share one xstate system (a root actor
+  // gets a system of its own: a few KB per socket). The parent hears each child's end and does
+  // nothing with it; the actors end by reaching their final state, never by stop().
+  const connections = createActor(fromCallback(() => undefined)).start();
+  // The actors' deadlines (heartbeat, auth expiry, slow close), on one timer for the worker.
+  const wheel = new WakeWheel<SocketData>(realClock, Date.now, (d) => {
+    if (!d.closed) d.actor?.send({ type: 'clock.due' });
   });
 
   app.ws<SocketData>('/ws', {
@@ -100,22 +121,9 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
 
     open: (ws) => {
       const d = ws.getUserData();
-      d.log = log.child({ conn: d.connId, user: d.username });
       const actor = createActor(machine, {
-        input: {
-          heartbeatMs: config.heartbeatMs,
-          pongTimeoutMs: config.pongTimeoutMs,
-          maxTokens: config.maxTokensPerSocket,
-          msgRate: config.msgRate,
-          msgBurst: config.msgBurst,
-          reauthLeadMs: config.reauthLeadMs,
-          slowCloseMs: config.slowCloseMs,
-          slowThresholdBytes: SLOW_THRESHOLD_BYTES,
-          expiresAt: d.expiresAt,
-          userId: d.userId,
-          sid: d.sid,
-          now: Date.now,
-        },
+        parent: connections,
+        input: { settings, expiresAt: d.expiresAt, userId: d.userId, sid: d.sid },
       });
       d.actor = actor;
       actor.on('*', (e) => perform(ws, e as ConnectionEmitted));
@@ -123,7 +131,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       // can decide nothing more, so this is the one close not decided by the actor.
       actor.subscribe({
         error: (err) => {
-          d.log?.error({ err }, 'connection actor failed');
+          connLog(d).error({ err }, 'connection actor failed');
           registry.end(ws, CloseCodes.internal);
         },
       });
@@ -146,7 +154,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       // uWS enforces the limit before this (see MAX_FRAME_BYTES); kept so that the rule does not
       // depend on one option staying set.
       if (message.byteLength > MAX_FRAME_BYTES) return void actor.send({ type: 'client.oversize' });
-      actor.send({ type: 'client.frame' });
+      // Each of the events below also proves the client alive (no separate client.frame).
       if (isBinary) {
         actor.send({ type: 'client.invalid', id: undefined, code: 'bad_request', message: 'send JSON text frames' });
         return;
@@ -179,10 +187,11 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       leases.release(d.userId, d.connId);
       leases.releaseIp(d.ip, d.connId);
       releaseAllHolds(ws, link);
+      wheel.cancel(d);
+      // The actor ends in its final state (a child actor cannot be stopped from outside).
       const actor = d.actor;
       if (actor && actor.getSnapshot().status === 'active') actor.send({ type: 'socket.closed' });
-      actor?.stop();
-      d.log?.debug({ code }, 'socket closed');
+      if (log.isLevelEnabled('debug')) connLog(d).debug({ code }, 'socket closed');
     },
   });
 
@@ -205,11 +214,21 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
     d.actor.send({ type: 'socket.buffered', bytes });
   }
 
+  /**
+   * The connection's logger, made when something is logged: a pino child per socket held for the
+   * socket's life cost memory on every idle socket for lines that are rarely written.
+   */
+  function connLog(d: SocketData): Logger {
+    return log.child({ conn: d.connId, user: d.username });
+  }
+
   /** Carries out one effect the actor decided on. */
   function perform(ws: Socket, e: ConnectionEmitted): void {
     const d = ws.getUserData();
     if (d.closed) return;
     switch (e.type) {
+      case 'effect.wake':
+        return wheel.schedule(d, e.at);
       case 'effect.send':
         if (e.message.type === 'error') countWsError(e.message.code);
         return sendMessage(ws, e.message);
@@ -217,7 +236,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
         ws.ping();
         return;
       case 'effect.close':
-        if (e.close.code === CloseCodes.slowConsumer.code) d.log?.info({ buffered: ws.getBufferedAmount() }, 'slow consumer closed');
+        if (e.close.code === CloseCodes.slowConsumer.code) connLog(d).info({ buffered: ws.getBufferedAmount() }, 'slow consumer closed');
         return registry.end(ws, e.close);
       case 'effect.subscribe':
         return subscribe(ws, e, { link, redis });
@@ -225,7 +244,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
         return unsubscribe(ws, e, link);
       case 'effect.conflate':
         countConflation();
-        d.log?.info({ buffered: ws.getBufferedAmount(), tokens: e.tokens.length }, 'socket behind: conflating');
+        connLog(d).info({ buffered: ws.getBufferedAmount(), tokens: e.tokens.length }, 'socket behind: conflating');
         return conflate(ws, link, e.tokens);
       case 'effect.catchUp':
         return catchUp(ws, link, e.subscriptions);
@@ -236,8 +255,18 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
     }
   }
 
-  return () => clearInterval(flowTimer);
+  return () => {
+    clearInterval(flowTimer);
+    wheel.close();
+  };
 }
+
+/** Node's timers for the wheel. A wait past setTimeout's limit wakes early, finds nothing due and waits again. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const realClock = {
+  setTimeout: (fn: () => void, ms: number) => setTimeout(fn, Math.min(ms, MAX_TIMER_MS)),
+  clearTimeout: (id: unknown) => clearTimeout(id as NodeJS.Timeout),
+};
 
 function sendWelcome(ws: Socket): void {
   const d = ws.getUserData();

@@ -1,23 +1,24 @@
 /**
  * The `GET /ws` upgrade (§6): the checks that decide whether a socket may exist at all, in order
- * of cost — Origin, the per-IP attempt rate, the access token and its session, the user's socket
- * lease — and the corked upgrade that works around a uWS 20.30 bug. A refused upgrade gets an HTTP
+ * of cost — Origin, the per-IP attempt rate and IP lease, the access token, its session and the
+ * user's socket lease (two Redis round trips, see upgrade-gates.ts) — and the corked upgrade that works around a uWS 20.30 bug. A refused upgrade gets an HTTP
  * status and a coded JSON body; no socket is created.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';
-import { authenticateAccess } from '../auth/authenticate.ts';
+import { checkAccess } from '../auth/authenticate.ts';
 import type { AccessTokens } from '../auth/tokens.ts';
 import { ErrorCodes, type ErrorCode } from '../protocol/error-codes.ts';
 import { bearerToken, statusLine } from './http.ts';
 import { clientIp, trustedProxiesOf } from './client-ip.ts';
-import { connectionAttempt, originAllowed } from './limits.ts';
+import { originAllowed } from './limits.ts';
 import type { SessionSockets } from './session-sockets.ts';
 import type { Socket, SocketData, SocketRegistry } from './socket-model.ts';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from './uws.ts';
 import { countHttpError } from './event-counts.ts';
+import { passIpGate, passSessionGate } from './upgrade-gates.ts';
 
 export interface UpgradeDeps {
   config: Config;
@@ -73,30 +74,32 @@ export function upgradeHandler(deps: UpgradeDeps) {
 
     async function upgrade(r: HttpResponse, hd: UpgradeRequest, uwsContext: us_socket_context_t): Promise<void> {
       if (!originAllowed(hd.origin, hd.host, config.allowedOrigins)) return refuse(r, 'forbidden_origin');
-      // Counted before the token is looked at: the limit is on attempts, valid or not. A Redis
-      // failure here rejects and is answered 503 above.
-      const retryAfterS = await connectionAttempt(redis, hd.ip, config.connRatePerIp);
-      if (aborted) return;
-      if (retryAfterS > 0) return refuse(r, 'too_many_requests', { 'retry-after': String(retryAfterS) });
-      // MAX_CONNS_PER_IP across every worker, also before the token: free accounts cannot lift it.
       const connId = randomUUID();
-      if (!(await leases.admitIp(hd.ip, connId, config.maxConnsPerIp))) {
-        if (!aborted) refuse(r, 'too_many_connections', { 'retry-after': '5' });
+      // Round trip 1, before the token is looked at: the attempt counts against CONN_RATE_PER_IP
+      // valid or not, and MAX_CONNS_PER_IP (every worker) is leased, so free accounts cannot lift
+      // either. A Redis failure here rejects and is answered 503 above.
+      const gate = await passIpGate(redis, hd.ip, connId, config);
+      if (aborted) {
+        if (gate.ok) leases.releaseIp(hd.ip, connId);
         return;
+      }
+      if (!gate.ok) {
+        if (gate.reason === 'rate') return refuse(r, 'too_many_requests', { 'retry-after': String(gate.retryAfterS) });
+        return refuse(r, 'too_many_connections', { 'retry-after': '5' });
       }
       let admitted = false;
       try {
-        if (aborted) return;
-        const auth = await authenticateAccess(tokens, redis, bearerToken(hd.authorization) ?? (hd.queryToken || undefined));
-        if (aborted) return;
-        if (!auth.ok) return refuse(r, auth.reason === 'unavailable' ? 'unavailable' : 'unauthorized');
-        const { session } = auth;
-        // MAX_SOCKETS_PER_USER across every worker: a lease in Redis, released on close.
-        if (!(await leases.admit(session.userId, connId))) {
-          if (!aborted) refuse(r, 'too_many_sockets');
+        // Round trip 2, after the JWT verified: its session, and the user's socket lease
+        // (MAX_SOCKETS_PER_USER across every worker, released on close).
+        const auth = await checkAccess(tokens, bearerToken(hd.authorization) ?? (hd.queryToken || undefined),
+          (claims) => passSessionGate(redis, claims, connId, config.maxSocketsPerUser));
+        if (aborted) {
+          if (auth.ok && !auth.session.full) leases.release(auth.session.userId, connId);
           return;
         }
-        if (aborted) return leases.release(session.userId, connId);
+        if (!auth.ok) return refuse(r, auth.reason === 'unavailable' ? 'unavailable' : 'unauthorized');
+        const session = auth.session;
+        if (session.full) return refuse(r, 'too_many_sockets');
         const data: SocketData = {
           connId, userId: session.userId, username: session.username, sid: session.sid, ip: hd.ip,
           expiresAt: auth.expiresAt, closed: false, reportedBytes: 0,

@@ -1,23 +1,35 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
-import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type ConnectionInput, type VerifyAccessInput } from '../../actors/connection-machine.ts';
+import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type ConnectionInput, type ConnectionSettings, type VerifyAccessInput } from '../../actors/connection-machine.ts';
 import { decodeClientMessage, type ClientMessage } from '../../src/protocol/client-messages.ts';
 import { CloseCodes } from '../../src/protocol/close-codes.ts';
+import { WakeWheel, type Sleeper } from '../../src/gateway/wake-wheel.ts';
 
 const H = 1_000;
 const P = 500;
 
-function start(overrides: Partial<ConnectionInput> = {}, machine = connectionMachine) {
+function start(overrides: Partial<ConnectionSettings & Omit<ConnectionInput, 'settings'>> = {}, machine = connectionMachine) {
   const clock = new SimulatedClock();
   // SimulatedClock starts at 0; expiry far away unless a test sets it.
+  const { expiresAt = 10_000_000, userId = 'u1', sid = 's1', ...settings } = overrides;
   const input: ConnectionInput = {
-    heartbeatMs: H, pongTimeoutMs: P, maxTokens: 5, msgRate: 20, msgBurst: 40, reauthLeadMs: 30_000, slowCloseMs: 10_000,
-    slowThresholdBytes: 1_000, expiresAt: 10_000_000, userId: 'u1', sid: 's1', now: () => clock.now(), ...overrides,
+    settings: {
+      heartbeatMs: H, pongTimeoutMs: P, maxTokens: 5, msgRate: 20, msgBurst: 40, reauthLeadMs: 30_000, slowCloseMs: 10_000,
+      slowThresholdBytes: 1_000, now: () => clock.now(), ...settings,
+    },
+    expiresAt, userId, sid,
   };
-  const actor = createActor(machine, { input, clock });
+  const actor = createActor(machine, { input });
+  // Time reaches the actor as the gateway delivers it: the wheel wakes it when it asked to be.
+  const sleeper: Sleeper = {};
+  const wheel = new WakeWheel(clock, () => clock.now(), () => actor.send({ type: 'clock.due' }));
   const effects: ConnectionEmitted[] = [];
-  actor.on('*', (e) => effects.push(e as ConnectionEmitted));
+  actor.on('*', (e) => {
+    const effect = e as ConnectionEmitted;
+    if (effect.type === 'effect.wake') wheel.schedule(sleeper, effect.at);
+    else effects.push(effect);
+  });
   actor.subscribe({ error: (err) => assert.fail(String(err)) });
   actor.start();
   return { actor, clock, effects };
@@ -63,6 +75,30 @@ test('a frame between pings moves the silence deadline', () => {
   assert.deepEqual(closes(effects), []);
   clock.increment(1);
   assert.deepEqual(closes(effects), [4000]);
+});
+
+test('a client message proves the client alive as a pong does, also while a ping is unanswered', () => {
+  const { actor, clock, effects } = start();
+  clock.increment(H); // ping goes out
+  assert.equal(pings(effects), 1);
+  clock.increment(P - 1);
+  actor.send({ type: 'client.message', msg: msg({ op: 'list' }) });
+  clock.increment(H); // the next ping, HEARTBEAT_MS after the message answered the first
+  assert.equal(pings(effects), 2);
+  clock.increment(P - 1);
+  actor.send({ type: 'client.invalid', id: undefined, code: 'bad_request', message: 'x' });
+  clock.increment(H + P - 1);
+  assert.deepEqual(closes(effects), []);
+  clock.increment(1);
+  assert.deepEqual(closes(effects), [CloseCodes.heartbeatTimeout.code]);
+});
+
+test('a flood that is closed 4008 while a ping is unanswered is still closed 4008', () => {
+  const { actor, clock, effects } = start();
+  clock.increment(H); // awaiting the pong
+  for (let i = 0; i < 200 && closes(effects).length === 0; i++) actor.send({ type: 'client.unread' });
+  assert.deepEqual(closes(effects), [CloseCodes.rateLimited.code]);
+  assert.equal(actor.getSnapshot().status, 'done');
 });
 
 test('subscribe records tokens and emits one effect with the mode; resubscribe changes mode', () => {
