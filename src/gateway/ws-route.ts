@@ -180,7 +180,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       const d = ws.getUserData();
       if (!d.closed && code === 1006 && Buffer.from(message).toString('latin1').startsWith(UWS_TOO_BIG)) {
         registry.countClose(CloseCodes.tooBig.code);
-        d.log?.info({ limit: MAX_FRAME_BYTES }, 'message over the limit: uWS dropped the connection');
+        connLog(d).info({ limit: MAX_FRAME_BYTES }, 'message over the limit: uWS dropped the connection');
       }
       d.closed = true;
       registry.remove(ws);
