@@ -7,7 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Tick, TickData } from '../protocol/tick.ts';
+import { tickPrefix, type Tick, type TickData } from '../protocol/tick.ts';
 import { tokenTopic } from '../protocol/topics.ts';
 import type { HistoryWriter } from '../store/history-writer.ts';
 import { Keys } from '../store/keys.ts';
@@ -22,6 +22,8 @@ export interface TokenBook {
   held: TickData | undefined;
   /** The token's ZeroMQ topic frame, built once. */
   topic: Buffer;
+  /** The start of every tick JSON of the token (`tickPrefix`), built once. */
+  prefix: string;
   /**
    * When the feed last delivered a valid tick of this token, or it was resumed (ingest clock):
    * staleness counts from here.
@@ -32,7 +34,7 @@ export interface TokenBook {
 }
 
 export function newBook(token: number, now: number): TokenBook {
-  return { seq: 0, last: undefined, held: undefined, topic: tokenTopic(token), freshAt: now, stale: false };
+  return { seq: 0, last: undefined, held: undefined, topic: tokenTopic(token), prefix: tickPrefix(token), freshAt: now, stale: false };
 }
 
 export class Books extends Map<number, TokenBook> {

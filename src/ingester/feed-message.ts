@@ -2,13 +2,24 @@
  * Validation of feed messages (§3). Runs once per incoming tick, so it is hand-written rather than
  * schema-driven: it copies known fields into a fresh object and rejects anything off-contract
  * with a short reason that the ingester counts and logs (rate-limited).
+ *
+ * The message text is kept with the tick (`source`) when it alone determines the tick: the
+ * history stores that text as it came, so a tick no gateway wants is never encoded (see
+ * docs/delivery.md, "History store"); a reader validates it again with `readFeedJson`.
  */
 import { isToken, type Depth, type DepthLevel, type TickData } from '../protocol/tick.ts';
 
 export const MAX_FEED_MESSAGE_BYTES = 64 * 1024;
 const MAX_DEPTH_LEVELS = 5;
 
-export type FeedResult = { ok: true; tick: TickData } | { ok: false; reason: FeedRejection };
+/**
+ * `source`: the message's JSON text when it carries its own `ts` and is at most
+ * MAX_SOURCE_BYTES long, else undefined (then the history stores the tick's own JSON instead).
+ */
+export type FeedResult = { ok: true; tick: TickData; source: string | undefined } | { ok: false; reason: FeedRejection };
+
+/** Longer messages (padded with unknown fields) are not kept as they came: history memory stays bounded. */
+const MAX_SOURCE_BYTES = 4_096;
 
 export type FeedRejection =
   | 'too_large' | 'bad_frames' | 'bad_json' | 'not_object' | 'bad_token' | 'token_mismatch'
@@ -46,9 +57,17 @@ export function parseFeedMessage(frames: Buffer[], now: number): FeedResult {
   } else return { ok: false, reason: 'bad_frames' };
 
   if (body.length > MAX_FEED_MESSAGE_BYTES) return { ok: false, reason: 'too_large' };
+  return readFeedJson(body.toString('utf8'), topicToken, now);
+}
+
+/**
+ * The checks of §3 on a message's JSON text. `topicToken`: the token of the two-frame form (or,
+ * for a history reader, of the stream). `now` stamps a tick without `ts`.
+ */
+export function readFeedJson(text: string, topicToken: number | undefined, now: number): FeedResult {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     return { ok: false, reason: 'bad_json' };
   }
@@ -79,5 +98,5 @@ export function parseFeedMessage(frames: Buffer[], now: number): FeedResult {
     if (!buy || !sell) return { ok: false, reason: 'bad_depth' };
     tick.depth = { buy, sell } satisfies Depth;
   }
-  return { ok: true, tick };
+  return { ok: true, tick, source: o.ts !== undefined && text.length <= MAX_SOURCE_BYTES ? text : undefined };
 }
