@@ -65,8 +65,10 @@ export interface IngestOnlyResult {
   at10k: IngestOnlyStep | undefined;
   /** Ticks the ingester published over the whole run (warm-ups included). */
   ticksOut: number;
-  /** The highest offered rate the ingester kept up with (0 if none). */
+  /** The highest offered rate the ingester kept up with (0 if none): on a busy machine, also a measure of the machine. */
   maxSustainedPerS: number;
+  /** One core's worth of ticks at the CPU cost measured at 10,000 ticks/s (1e6 / µs per tick). */
+  perCoreAt10kCostPerS: number | undefined;
   steps: IngestOnlyStep[];
   loadAverage: number[];
 }
@@ -159,7 +161,7 @@ export async function runIngestOnly(opts: { rates?: number[]; durationS?: number
   };
   delete env.HISTORY_SIZE; // the default is what is measured
   const historySize = Number(schema.historySize.default);
-  const profArgs = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+  const profArgs = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(process.env.INGESTER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
   const pubr = await startPublisher(feedEndpoint);
   const ingester = spawn(process.execPath, [...profArgs, '--import', TSX_LOADER, MAIN, 'ingester'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const status = async () => JSON.parse(await controlRequest(env.CONTROL_BIND, JSON.stringify({ cmd: 'status' }), 5_000)) as { ticks_in: number; ticks_out: number };
@@ -219,9 +221,11 @@ export async function runIngestOnly(opts: { rates?: number[]; durationS?: number
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const kept = steps.filter((s) => s.keptUp);
+  const at10k = steps.find((s) => s.offeredPerS === 10_000);
   return {
     tokens: TOKENS, historySize, durationS, steps, ticksOut, loadAverage: os.loadavg().map((l) => +l.toFixed(2)),
-    at10k: steps.find((s) => s.offeredPerS === 10_000),
+    at10k,
+    perCoreAt10kCostPerS: at10k ? Math.round(1e6 / at10k.ingesterUsPerTick) : undefined,
     maxSustainedPerS: kept.length ? Math.max(...kept.map((s) => s.offeredPerS)) : 0,
   };
 }
@@ -252,7 +256,7 @@ async function cli(args: string[]): Promise<void> {
   const cols = ['offeredPerS', 'ticksOutPerS', 'ingesterCores', 'ingesterUsPerTick', 'publisherCores', 'redisCores', 'redisUsPerTick', 'historyLag', 'keptUp'] as const;
   console.log(cols.map((c) => c.padStart(17)).join(''));
   for (const s of r.steps) console.log(cols.map((c) => String(s[c]).padStart(17)).join(''));
-  console.log(`max sustained: ${r.maxSustainedPerS} ticks/s; µs/tick at 10k: ${r.at10k?.ingesterUsPerTick ?? '-'}; load average ${r.loadAverage.join(' ')}`);
+  console.log(`max sustained: ${r.maxSustainedPerS} ticks/s; µs/tick at 10k: ${r.at10k?.ingesterUsPerTick ?? '-'} (one core: ${r.perCoreAt10kCostPerS ?? '-'} ticks/s at that cost); load average ${r.loadAverage.join(' ')}`);
   if (cpuProfDir) {
     const file = fs.readdirSync(cpuProfDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(cpuProfDir, f))
       .sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0]; // the main thread's (tsx's loader thread has its own)

@@ -13,10 +13,12 @@ export const MAX_FEED_MESSAGE_BYTES = 64 * 1024;
 const MAX_DEPTH_LEVELS = 5;
 
 /**
- * `source`: the message's JSON text when it carries its own `ts` and is at most
+ * `source`: the message's JSON bytes as received when they carry their own `ts` and are at most
  * MAX_SOURCE_BYTES long, else undefined (then the history stores the tick's own JSON instead).
  */
-export type FeedResult = { ok: true; tick: TickData; source: string | undefined } | { ok: false; reason: FeedRejection };
+export type FeedResult = { ok: true; tick: TickData; source: Buffer | undefined } | { ok: false; reason: FeedRejection };
+/** `ownTs`: the text carries the tick's `ts` (else it was stamped with `now`). */
+export type FeedJsonResult = { ok: true; tick: TickData; ownTs: boolean } | { ok: false; reason: FeedRejection };
 
 /** Longer messages (padded with unknown fields) are not kept as they came: history memory stays bounded. */
 const MAX_SOURCE_BYTES = 4_096;
@@ -57,14 +59,16 @@ export function parseFeedMessage(frames: Buffer[], now: number): FeedResult {
   } else return { ok: false, reason: 'bad_frames' };
 
   if (body.length > MAX_FEED_MESSAGE_BYTES) return { ok: false, reason: 'too_large' };
-  return readFeedJson(body.toString('utf8'), topicToken, now);
+  const r = readFeedJson(body.toString('utf8'), topicToken, now);
+  if (!r.ok) return r;
+  return { ok: true, tick: r.tick, source: r.ownTs && body.length <= MAX_SOURCE_BYTES ? body : undefined };
 }
 
 /**
  * The checks of §3 on a message's JSON text. `topicToken`: the token of the two-frame form (or,
  * for a history reader, of the stream). `now` stamps a tick without `ts`.
  */
-export function readFeedJson(text: string, topicToken: number | undefined, now: number): FeedResult {
+export function readFeedJson(text: string, topicToken: number | undefined, now: number): FeedJsonResult {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -98,5 +102,5 @@ export function readFeedJson(text: string, topicToken: number | undefined, now: 
     if (!buy || !sell) return { ok: false, reason: 'bad_depth' };
     tick.depth = { buy, sell } satisfies Depth;
   }
-  return { ok: true, tick, source: o.ts !== undefined && text.length <= MAX_SOURCE_BYTES ? text : undefined };
+  return { ok: true, tick, ownTs: o.ts !== undefined };
 }

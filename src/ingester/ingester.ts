@@ -159,9 +159,9 @@ export class Ingester {
 
   /**
    * Hot path: a pause check, one seq increment, and, when some gateway wants the token, one
-   * encoding pass and one XPUB send. `source`: the feed's text of the tick, for the history.
+   * encoding pass and one XPUB send. `source`: the feed's bytes of the tick, for the history.
    */
-  private onTick(data: TickData, source: string | undefined, now: number): void {
+  private onTick(data: TickData, source: Buffer | undefined, now: number): void {
     let book = this.books.get(data.token);
     if (book === undefined) {
       book = newBook(data.token, now);
@@ -183,7 +183,7 @@ export class Ingester {
   }
 
   /** Assigns the next seq, sends the tick if wanted and queues it for history. */
-  private publish(book: TokenBook, data: TickData, source: string | undefined, snapshot: boolean): void {
+  private publish(book: TokenBook, data: TickData, source: Buffer | undefined, snapshot: boolean): void {
     if (this.closed) return;
     const tick = data as Tick;
     tick.seq = ++book.seq;

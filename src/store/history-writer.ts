@@ -47,11 +47,11 @@ return {written, skipped, failed}
 `;
 
 /** Ends each entry of a batch (see APPEND_LUA). */
-const ENTRY_END = '\x1e';
+const ENTRY_END = 0x1e;
 
 const APPEND_COMMAND = 'tickgateHistoryAppend';
 
-type AppendCommand = (...args: (string | number)[]) => Promise<[number, number, number]>;
+type AppendCommand = (...args: (string | number | Buffer)[]) => Promise<[number, number, number]>;
 
 function appendCommand(redis: Redis): AppendCommand {
   const r = redis as unknown as Record<string, AppendCommand | undefined>;
@@ -85,8 +85,8 @@ export interface HistoryWriterOptions {
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 1_000;
 
-/** A tick waiting to be written: its stream, its entry ID and its JSON. */
-interface QueuedTick { token: number; seq: number; json: string }
+/** A tick waiting to be written: its stream, its entry ID and its JSON (as text or as the bytes received). */
+interface QueuedTick { token: number; seq: number; json: string | Buffer }
 
 export class HistoryWriter {
   readonly stats: HistoryWriterStats = { written: 0, skipped: 0, failed: 0, dropped: 0, batches: 0 };
@@ -121,11 +121,11 @@ export class HistoryWriter {
   }
 
   /**
-   * Hot path: queue a published tick. `json` is text the feed validator reads back as this tick
-   * (history.ts): normally the feed message as it came (`FeedResult.source`), so nothing is
-   * serialised here; else the tick's own JSON.
+   * Hot path: queue a published tick. `json` is JSON the feed validator reads back as this tick
+   * (history.ts): normally the feed message's bytes as they came (`FeedResult.source`), so
+   * nothing is serialised here; else the tick's own JSON.
    */
-  add(tick: Tick, json: string = JSON.stringify(tick)): void {
+  add(tick: Tick, json: string | Buffer = JSON.stringify(tick)): void {
     this.queue.push({ token: tick.token, seq: tick.seq, json });
     // Amortised: trim in chunks, not on every tick once the bound is reached.
     if (this.queue.length - this.head > this.maxBacklog + 1_000) this.dropOldest();
@@ -167,14 +167,29 @@ export class HistoryWriter {
     this.compact();
     const keyIndex = new Map<number, number>();
     const keys: string[] = [];
-    let entries = '';
+    const heads: string[] = [];
+    const bodies: Buffer[] = [];
+    let bytes = 0;
     for (const t of batch) {
       let k = keyIndex.get(t.token);
       if (k === undefined) {
         keys.push(this.key(t.token));
         keyIndex.set(t.token, (k = keys.length));
       }
-      entries += `${k} ${t.seq} ${t.json}${ENTRY_END}`;
+      const head = `${k} ${t.seq} `;
+      const body = typeof t.json === 'string' ? Buffer.from(t.json, 'utf8') : t.json;
+      heads.push(head);
+      bodies.push(body);
+      bytes += head.length + body.length + 1;
+    }
+    // Built here into one buffer (two copies per tick, no string flattening or UTF-8 pass),
+    // so the client sends it as it is.
+    const entries = Buffer.allocUnsafe(bytes);
+    let at = 0;
+    for (let i = 0; i < heads.length; i++) {
+      at += entries.write(heads[i]!, at, 'latin1');
+      at += bodies[i]!.copy(entries, at);
+      entries[at++] = ENTRY_END;
     }
     const p = this.append(keys.length, ...keys, this.size, entries).then(([written, skipped, failed]) => {
       this.stats.written += written;
