@@ -1,6 +1,7 @@
 /**
  * What the ingester alone costs per tick, and how many ticks per second one ingester core sustains.
- * Run: `npx tsx src/bench/ingest-only.ts [--quick] [--rates 10000,50000] [--seconds 5] [--cpu-prof DIR]`.
+ * Run: `npx tsx src/bench/ingest-only.ts [--quick] [--rates 10000,50000] [--seconds 5] [--cpu-prof DIR]
+ * [--history-size N] [--subscribe-all]`.
  *
  * Setup: a private redis-server; a real `tickgate ingester` child (default HISTORY_SIZE, so the
  * history writes are included; no gateway, so nothing subscribes to the XPUB); and a feed
@@ -30,6 +31,7 @@ import { controlRequest } from '../ctl/request.ts';
 import { makeInstruments, step } from '../feed/simulator.ts';
 import { freePort, startEmbeddedRedis } from '../start/embedded-redis.ts';
 import { Keys } from '../store/keys.ts';
+import { TOKEN_TOPIC_PREFIX } from '../protocol/topics.ts';
 import { cpuSeconds } from './proc-stats.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -52,6 +54,8 @@ export interface IngestOnlyStep {
   publisherCores: number;
   redisCores: number;
   redisUsPerTick: number;
+  /** Messages the SUB of `subscribeAll` received per second (0 without it). */
+  receivedPerS: number;
   /** Ticks published but not yet in the history streams at the window's end. */
   historyLag: number;
   keptUp: boolean;
@@ -146,7 +150,19 @@ async function startPublisher(endpoint: string): Promise<Publisher> {
   };
 }
 
-export async function runIngestOnly(opts: { rates?: number[]; durationS?: number; quick?: boolean; cpuProfDir?: string } = {}): Promise<IngestOnlyResult> {
+export interface IngestOnlyOptions {
+  rates?: number[];
+  durationS?: number;
+  quick?: boolean;
+  /** Run the ingester under `node --cpu-prof`, writing the profile here. */
+  cpuProfDir?: string;
+  /** HISTORY_SIZE for the ingester (default: the configuration default). */
+  historySize?: number;
+  /** A raw SUB subscribed to every token, so the ingester encodes and sends every tick. */
+  subscribeAll?: boolean;
+}
+
+export async function runIngestOnly(opts: IngestOnlyOptions = {}): Promise<IngestOnlyResult> {
   const durationS = opts.durationS ?? (opts.quick ? 3 : 8);
   const rates = opts.rates ?? (opts.quick ? [10_000, 50_000, 100_000] : DEFAULT_RATES);
   const warmS = opts.quick ? 1.5 : 3;
@@ -159,11 +175,22 @@ export async function runIngestOnly(opts: { rates?: number[]; durationS?: number
     ...process.env, REDIS_URL: server.url, LOG_LEVEL: 'warn', FEED_ENDPOINTS: feedEndpoint,
     INGEST_BIND: `tcp://127.0.0.1:${ingestPort}`, CONTROL_BIND: `tcp://127.0.0.1:${controlPort}`,
   };
-  delete env.HISTORY_SIZE; // the default is what is measured
-  const historySize = Number(schema.historySize.default);
+  const historySize = opts.historySize ?? Number(schema.historySize.default);
+  env.HISTORY_SIZE = String(historySize);
   const profArgs = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(process.env.INGESTER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
   const pubr = await startPublisher(feedEndpoint);
   const ingester = spawn(process.execPath, [...profArgs, '--import', TSX_LOADER, MAIN, 'ingester'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const sub = opts.subscribeAll ? new zmq.Subscriber({ receiveHighWaterMark: 1_000_000 }) : undefined;
+  let received = 0;
+  if (sub) {
+    sub.connect(env.INGEST_BIND!);
+    sub.subscribe(Buffer.from([TOKEN_TOPIC_PREFIX]));
+    void (async () => {
+      try {
+        for await (const _ of sub) received++;
+      } catch { /* closed */ }
+    })();
+  }
   const status = async () => JSON.parse(await controlRequest(env.CONTROL_BIND, JSON.stringify({ cmd: 'status' }), 5_000)) as { ticks_in: number; ticks_out: number };
   const historyTop = async () => {
     const p = redis.pipeline();
@@ -185,7 +212,7 @@ export async function runIngestOnly(opts: { rates?: number[]; durationS?: number
       pubr.setRate(rate);
       await sleep(warmS * 1_000);
       const sample = async () => ({
-        t: performance.now(), st: await status(), pub: await pubr.report(), ing: cpuSeconds(ingester.pid!),
+        t: performance.now(), st: await status(), got: received, pub: await pubr.report(), ing: cpuSeconds(ingester.pid!),
         pubCpu: cpuSeconds(pubr.child.pid!), redis: redisCpu(await redis.info('cpu')),
       });
       const a = await sample();
@@ -204,6 +231,7 @@ export async function runIngestOnly(opts: { rates?: number[]; durationS?: number
         publisherCores: +((b.pubCpu - a.pubCpu) / secs).toFixed(3),
         redisCores: +((b.redis - a.redis) / secs).toFixed(3),
         redisUsPerTick: +(((b.redis - a.redis) / out) * 1e6).toFixed(2),
+        receivedPerS: Math.round((b.got - a.got) / secs),
         historyLag,
         keptUp: false,
       };
@@ -213,6 +241,7 @@ export async function runIngestOnly(opts: { rates?: number[]; durationS?: number
     }
     ticksOut = (await status()).ticks_out;
   } finally {
+    sub?.close();
     pubr.child.send({ stop: true });
     ingester.kill('SIGTERM');
     await new Promise((r) => ingester.once('exit', r));
@@ -250,10 +279,11 @@ async function cli(args: string[]): Promise<void> {
   const arg = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
   const cpuProfDir = arg('--cpu-prof') ? path.resolve(arg('--cpu-prof')!) : undefined;
   const r = await runIngestOnly({
-    quick: args.includes('--quick'), cpuProfDir,
+    quick: args.includes('--quick'), cpuProfDir, subscribeAll: args.includes('--subscribe-all'),
+    historySize: arg('--history-size') !== undefined ? Number(arg('--history-size')) : undefined,
     rates: arg('--rates')?.split(',').map(Number), durationS: arg('--seconds') ? Number(arg('--seconds')) : undefined,
   });
-  const cols = ['offeredPerS', 'ticksOutPerS', 'ingesterCores', 'ingesterUsPerTick', 'publisherCores', 'redisCores', 'redisUsPerTick', 'historyLag', 'keptUp'] as const;
+  const cols = ['offeredPerS', 'ticksOutPerS', 'receivedPerS', 'ingesterCores', 'ingesterUsPerTick', 'publisherCores', 'redisCores', 'redisUsPerTick', 'historyLag', 'keptUp'] as const;
   console.log(cols.map((c) => c.padStart(17)).join(''));
   for (const s of r.steps) console.log(cols.map((c) => String(s[c]).padStart(17)).join(''));
   console.log(`max sustained: ${r.maxSustainedPerS} ticks/s; µs/tick at 10k: ${r.at10k?.ingesterUsPerTick ?? '-'} (one core: ${r.perCoreAt10kCostPerS ?? '-'} ticks/s at that cost); load average ${r.loadAverage.join(' ')}`);

@@ -82,6 +82,12 @@ export interface HistoryWriterOptions {
   maxBatch?: number;
 }
 
+/**
+ * Each call costs a fixed few hundred µs of ingester CPU (command, script call, reply, timer):
+ * at 5 ms that was ~45 µs per tick at 1,500 ticks/s. 20 ms keeps the history well within the
+ * readers' retry windows (gap fill: 6 reads 25 ms apart; resume: 8 reads 15 ms apart).
+ */
+const FLUSH_EVERY_MS = 20;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 1_000;
 
@@ -111,7 +117,7 @@ export class HistoryWriter {
   ) {
     this.append = appendCommand(redis);
     this.maxBacklog = opts.maxBacklog ?? 200_000;
-    this.flushEveryMs = opts.flushEveryMs ?? 5;
+    this.flushEveryMs = opts.flushEveryMs ?? FLUSH_EVERY_MS;
     this.maxBatch = opts.maxBatch ?? 2_000;
   }
 
