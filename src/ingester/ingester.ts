@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';
 import type { ControlReply, ControlRequest, OperatorBroadcast } from '../protocol/control.ts';
 import type { TokenState } from '../protocol/server-messages.ts';
-import { encodeTickModes, tickText, type Tick, type TickData } from '../protocol/tick.ts';
+import { depthJson, encodeTickModes, tickText, type Tick, type TickData } from '../protocol/tick.ts';
 import { encodeTickMeta, epochBytes } from '../protocol/tick-meta.ts';
 import { BROADCAST_TOPIC, tokenTopic } from '../protocol/topics.ts';
 import { HistoryWriter } from '../store/history-writer.ts';
@@ -200,7 +200,8 @@ export class Ingester {
    */
   private sendTick(book: TokenBook, tick: Tick, snapshot: boolean): void {
     if (!this.subscribers.wants(book.topic, tick.token)) return;
-    const [ltp, quote, full] = encodeTickModes(book.prefix, tick.seq, tickText(tick), snapshot);
+    if (tick.depth) book.depth = depthJson(tick.depth, book.depth);
+    const [ltp, quote, full] = encodeTickModes(book.prefix, tick.seq, tickText(tick, 'full', tick.depth && book.depth?.json), snapshot);
     this.send([book.topic, encodeTickMeta(this.epochRaw, tick.seq), ltp, quote, full]);
   }
 

@@ -68,8 +68,11 @@ export interface TickText {
 
 // String building instead of JSON.stringify: every value here is a validated finite number, whose
 // String() form is valid JSON, and the fixed key order keeps messages byte-identical per mode.
-/** The pieces of `t` that `mode` needs (the others are left empty). */
-export function tickText(t: TickData, mode: Mode = 'full'): TickText {
+/**
+ * The pieces of `t` that `mode` needs (the others are left empty). `depthJson`: the JSON of
+ * `t.depth` when the caller already has it (see `depthJson`).
+ */
+export function tickText(t: TickData, mode: Mode = 'full', depthJson?: string): TickText {
   const core = `,"ts":${t.ts},"ltp":${t.ltp}`;
   let quote = '';
   let full = '';
@@ -82,8 +85,28 @@ export function tickText(t: TickData, mode: Mode = 'full'): TickText {
   if (change !== undefined) quote += `,"change":${change}`;
   if (mode === 'quote') return { core, quote, full };
   if (t.oi !== undefined) full += `,"oi":${t.oi}`;
-  if (t.depth !== undefined) full += `,"depth":${JSON.stringify(t.depth)}`;
+  if (t.depth !== undefined) full += `,"depth":${depthJson ?? JSON.stringify(t.depth)}`;
   return { core, quote, full };
+}
+
+/** A depth and its JSON, kept per token so that a depth equal to the previous one is not serialised again. */
+export interface DepthJson { depth: Depth; json: string }
+
+/** `prev` when `depth` has the same levels (30 number comparisons), else a fresh serialisation. */
+export function depthJson(depth: Depth, prev: DepthJson | undefined): DepthJson {
+  if (prev && sameLevels(prev.depth.buy, depth.buy) && sameLevels(prev.depth.sell, depth.sell)) return prev;
+  return { depth, json: JSON.stringify(depth) };
+}
+
+function sameLevels(a: DepthLevel[], b: DepthLevel[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    // Object.is: -0 and 0 serialise alike, but keeping them apart costs nothing and is obviously exact.
+    if (!Object.is(x.price, y.price) || !Object.is(x.qty, y.qty) || !Object.is(x.orders, y.orders)) return false;
+  }
+  return true;
 }
 
 /** Everything before a tick's seq: `{"type":"tick","token":T,"seq":` (the same for every tick of T). */
