@@ -28,7 +28,7 @@ import type { Config } from '../../config/index.ts';
 import type { ControlReply, ControlRequest, OperatorBroadcast } from '../protocol/control.ts';
 import type { TokenState } from '../protocol/server-messages.ts';
 import { depthJson, encodeTickModes, tickText, type Tick, type TickData } from '../protocol/tick.ts';
-import { encodeTickMeta, epochBytes } from '../protocol/tick-meta.ts';
+import { encodeTickHead, epochBytes } from '../protocol/tick-meta.ts';
 import { BROADCAST_TOPIC, tokenTopic } from '../protocol/topics.ts';
 import { HistoryWriter } from '../store/history-writer.ts';
 import { Keys } from '../store/keys.ts';
@@ -195,14 +195,14 @@ export class Ingester {
   }
 
   /**
-   * `[topic, meta, ltp, quote, full]` (topics.ts), encoded in one pass; nothing at all when no
-   * gateway subscribes to the token (the XPUB would drop it).
+   * `[topic + meta + lengths, ltp + quote + full]` (tick-meta.ts), encoded in one pass; nothing at
+   * all when no gateway subscribes to the token (the XPUB would drop it).
    */
   private sendTick(book: TokenBook, tick: Tick, snapshot: boolean): void {
     if (!this.subscribers.wants(book.topic, tick.token)) return;
     if (tick.depth) book.depth = depthJson(tick.depth, book.depth);
     const [ltp, quote, full] = encodeTickModes(book.prefix, tick.seq, tickText(tick, 'full', tick.depth && book.depth?.json), snapshot);
-    this.send([book.topic, encodeTickMeta(this.epochRaw, tick.seq), ltp, quote, full]);
+    this.send([encodeTickHead(book.topic, this.epochRaw, tick.seq, ltp.length, quote.length), ltp + quote + full]);
   }
 
   /** A token-scoped status event for every subscriber of `token`, in any mode. */

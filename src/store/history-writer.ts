@@ -83,11 +83,12 @@ export interface HistoryWriterOptions {
 }
 
 /**
- * Each call costs a fixed few hundred µs of ingester CPU (command, script call, reply, timer):
- * at 5 ms that was ~45 µs per tick at 1,500 ticks/s. 20 ms keeps the history well within the
- * readers' retry windows (gap fill: 6 reads 25 ms apart; resume: 8 reads 15 ms apart).
+ * Each call has a fixed cost of a few hundred µs of ingester CPU (command, script call, reply,
+ * timer), which dominates at low rates (~35 µs per tick at 1,500 ticks/s). Not longer, though:
+ * readers take the history tail as a token's newest value (cold joins, quiet-token checks), and
+ * 20 ms made them see a stale newest often enough to break exact joins around a resume.
  */
-const FLUSH_EVERY_MS = 20;
+const FLUSH_EVERY_MS = 5;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 1_000;
 
