@@ -16,7 +16,7 @@
  * second's worth). Stepping stops at the first rate it does not keep up with.
  *
  * `--cpu-prof DIR` runs the ingester under `node --cpu-prof` and prints its top functions by self
- * time per tick (the profile is written when the ingester stops).
+ * time per tick (the profile is written when the ingester stops); INGESTER_NODE_ARGS adds node flags.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
