@@ -16,7 +16,7 @@ import { clientOptions, loadClientCurve } from '../zmq/curve.ts';
 import * as zmq from 'zeromq';
 import { parseCommandLine } from '../cli/command-line.ts';
 import { BROADCAST_TOPIC, tokenOfTopic, tokenTopic } from '../protocol/topics.ts';
-import { epochString, isTickMeta, readTickMetaSeq } from '../protocol/tick-meta.ts';
+import { epochString, isTickMeta, readTickMetaSeq, splitTickMessage } from '../protocol/tick-meta.ts';
 import { isToken } from '../protocol/tick.ts';
 
 export const TAP_USAGE = `usage: tickgate ctl tap [--feed E | --ingest E] [TOKEN...] [--idle S] [--count N]
@@ -45,12 +45,13 @@ function time(): string {
 }
 
 /** Decodes one ingest XPUB message. `seqs` tracks continuity (token → last seq, per epoch). */
-export function describeIngest(frames: Buffer[], seqs: Map<number, { epoch: string; seq: number }>): { line: string; token?: number; dropped: number } {
+export function describeIngest(message: Buffer[], seqs: Map<number, { epoch: string; seq: number }>): { line: string; token?: number; dropped: number } {
+  const frames = splitTickMessage(message) ?? message;
   const [topic, ...rest] = frames;
   if (!topic) return { line: 'empty message', dropped: 0 };
   if (topic.equals(BROADCAST_TOPIC)) return { line: `broadcast ${rest.map((f) => f.toString('utf8')).join(' ')}`, dropped: 0 };
   const token = tokenOfTopic(topic);
-  if (token === undefined) return { line: `unknown topic 0x${topic.toString('hex')} (${frames.length} frames)`, dropped: 0 };
+  if (token === undefined) return { line: `unknown topic 0x${topic.toString('hex')} (${message.length} frames)`, dropped: 0 };
   if (rest.length === 4 && isTickMeta(rest[0]!)) {
     const epoch = epochString(rest[0]!);
     const seq = readTickMetaSeq(rest[0]!);
@@ -65,7 +66,7 @@ export function describeIngest(frames: Buffer[], seqs: Map<number, { epoch: stri
     return { line: `tick ${token} seq ${seq} epoch ${epoch.slice(0, 8)} ${rest[2]!.toString('utf8')}${note}`, token, dropped };
   }
   if (rest.length === 1) return { line: `event ${token} ${rest[0]!.toString('utf8')}`, token, dropped: 0 };
-  return { line: `token ${token}: unexpected ${frames.length}-frame message`, token, dropped: 0 };
+  return { line: `token ${token}: unexpected ${message.length}-frame message`, token, dropped: 0 };
 }
 
 /** Decodes one feed message (§3): `[token ascii, json]` or `[json]`. */

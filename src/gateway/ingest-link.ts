@@ -7,9 +7,10 @@
  * leaving become ZeroMQ subscribe / unsubscribe. The ingester therefore sends this worker only the
  * tokens its clients want.
  *
- * The tick path: a 5-frame message `[topic, meta, ltp, quote, full]` goes to the token's stream
- * (token-stream.ts), which checks the seq in the binary meta frame and publishes the bytes,
- * untouched, to the token's three uWS topics. No JSON work, no actor, no per-recipient work.
+ * The tick path: a tick message (two frames, tick-meta.ts) is split into the views `[topic, meta,
+ * ltp, quote, full]` and goes to the token's stream (token-stream.ts), which checks the seq in the
+ * binary meta and publishes the bytes, untouched, to the token's three uWS topics. No JSON work,
+ * no actor, no per-recipient work.
  *
  * Beyond ticks the link watches two things for every subscriber: the epoch (every tick's meta and
  * every heartbeat carry it; a new one means the ingester lost its numbering — clients get an
@@ -22,7 +23,7 @@ import { clientOptions, type ClientCurve } from '../zmq/curve.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TokenState } from '../protocol/server-messages.ts';
-import { epochBytes, epochString, isEpochString, isTickMeta, tickMetaEpoch, tickMetaEpochEquals } from '../protocol/tick-meta.ts';
+import { epochBytes, epochString, isEpochString, isTickMeta, splitTickMessage, tickMetaEpoch, tickMetaEpochEquals } from '../protocol/tick-meta.ts';
 import { BROADCAST_TOPIC, parseWsTopic, tokenOfTopic, tokenTopic, workerTopic, wsTopics } from '../protocol/topics.ts';
 import type { Mode } from '../protocol/tick.ts';
 import { readHistory, readNewest } from '../store/history.ts';
@@ -163,7 +164,9 @@ export class IngestLink {
     return stream;
   }
 
-  private onMessage(frames: Buffer[]): void {
+  private onMessage(message: Buffer[]): void {
+    // A tick arrives as two frames; its stream handles the views [topic, meta, ltp, quote, full].
+    const frames = splitTickMessage(message) ?? message;
     const topic = frames[0]!;
     const token = tokenOfTopic(topic);
     if (token !== undefined) {

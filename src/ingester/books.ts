@@ -7,7 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Tick, TickData } from '../protocol/tick.ts';
+import { tickPrefix, type DepthJson, type Tick, type TickData } from '../protocol/tick.ts';
 import { tokenTopic } from '../protocol/topics.ts';
 import type { HistoryWriter } from '../store/history-writer.ts';
 import { Keys } from '../store/keys.ts';
@@ -22,6 +22,10 @@ export interface TokenBook {
   held: TickData | undefined;
   /** The token's ZeroMQ topic frame, built once. */
   topic: Buffer;
+  /** The start of every tick JSON of the token (`tickPrefix`), built once. */
+  prefix: string;
+  /** The depth last encoded for the wire and its JSON (reused while the depth stays the same). */
+  depth: DepthJson | undefined;
   /**
    * When the feed last delivered a valid tick of this token, or it was resumed (ingest clock):
    * staleness counts from here.
@@ -33,7 +37,7 @@ export interface TokenBook {
 
 /** A token new to the books; its first tick gets `seqFloor` + 1 (see `Books.seqFloor`). */
 export function newBook(token: number, now: number, seqFloor: number): TokenBook {
-  return { seq: seqFloor, last: undefined, held: undefined, topic: tokenTopic(token), freshAt: now, stale: false };
+  return { seq: seqFloor, last: undefined, held: undefined, topic: tokenTopic(token), prefix: tickPrefix(token), depth: undefined, freshAt: now, stale: false };
 }
 
 export class Books extends Map<number, TokenBook> {

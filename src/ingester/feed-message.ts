@@ -2,13 +2,26 @@
  * Validation of feed messages (§3). Runs once per incoming tick, so it is hand-written rather than
  * schema-driven: it copies known fields into a fresh object and rejects anything off-contract
  * with a short reason that the ingester counts and logs (rate-limited).
+ *
+ * The message text is kept with the tick (`source`) when it alone determines the tick: the
+ * history stores that text as it came, so a tick no gateway wants is never encoded (see
+ * docs/delivery.md, "History store"); a reader validates it again with `readFeedJson`.
  */
 import { isToken, type Depth, type DepthLevel, type TickData } from '../protocol/tick.ts';
 
 export const MAX_FEED_MESSAGE_BYTES = 64 * 1024;
 const MAX_DEPTH_LEVELS = 5;
 
-export type FeedResult = { ok: true; tick: TickData } | { ok: false; reason: FeedRejection };
+/**
+ * `source`: the message's JSON bytes as received when they carry their own `ts` and are at most
+ * MAX_SOURCE_BYTES long, else undefined (then the history stores the tick's own JSON instead).
+ */
+export type FeedResult = { ok: true; tick: TickData; source: Buffer | undefined } | { ok: false; reason: FeedRejection };
+/** `ownTs`: the text carries the tick's `ts` (else it was stamped with `now`). */
+export type FeedJsonResult = { ok: true; tick: TickData; ownTs: boolean } | { ok: false; reason: FeedRejection };
+
+/** Longer messages (padded with unknown fields) are not kept as they came: history memory stays bounded. */
+const MAX_SOURCE_BYTES = 4_096;
 
 export type FeedRejection =
   | 'too_large' | 'bad_frames' | 'bad_json' | 'not_object' | 'bad_token' | 'token_mismatch'
@@ -46,9 +59,19 @@ export function parseFeedMessage(frames: Buffer[], now: number): FeedResult {
   } else return { ok: false, reason: 'bad_frames' };
 
   if (body.length > MAX_FEED_MESSAGE_BYTES) return { ok: false, reason: 'too_large' };
+  const r = readFeedJson(body.toString('utf8'), topicToken, now);
+  if (!r.ok) return r;
+  return { ok: true, tick: r.tick, source: r.ownTs && body.length <= MAX_SOURCE_BYTES ? body : undefined };
+}
+
+/**
+ * The checks of §3 on a message's JSON text. `topicToken`: the token of the two-frame form (or,
+ * for a history reader, of the stream). `now` stamps a tick without `ts`.
+ */
+export function readFeedJson(text: string, topicToken: number | undefined, now: number): FeedJsonResult {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     return { ok: false, reason: 'bad_json' };
   }
@@ -79,5 +102,5 @@ export function parseFeedMessage(frames: Buffer[], now: number): FeedResult {
     if (!buy || !sell) return { ok: false, reason: 'bad_depth' };
     tick.depth = { buy, sell } satisfies Depth;
   }
-  return { ok: true, tick };
+  return { ok: true, tick, ownTs: o.ts !== undefined };
 }

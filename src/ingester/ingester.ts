@@ -27,8 +27,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';
 import type { ControlReply, ControlRequest, OperatorBroadcast } from '../protocol/control.ts';
 import type { TokenState } from '../protocol/server-messages.ts';
-import { encodeTick, type Tick, type TickData } from '../protocol/tick.ts';
-import { encodeTickMeta, epochBytes } from '../protocol/tick-meta.ts';
+import { depthJson, encodeTickModes, tickText, type Tick, type TickData } from '../protocol/tick.ts';
+import { encodeTickHead, epochBytes } from '../protocol/tick-meta.ts';
 import { BROADCAST_TOPIC, tokenTopic } from '../protocol/topics.ts';
 import { HistoryWriter } from '../store/history-writer.ts';
 import { Keys } from '../store/keys.ts';
@@ -161,7 +161,7 @@ export class Ingester {
     const r = parseFeedMessage(frames, now);
     if (!r.ok) return this.reject(r.reason);
     this.stats.ticksIn++;
-    this.onTick(r.tick, now);
+    this.onTick(r.tick, r.source, now);
   }
 
   private reject(reason: FeedRejection): void {
@@ -169,8 +169,11 @@ export class Ingester {
     this.badInputLog.warn(reason, 'skipped a malformed feed message');
   }
 
-  /** Hot path: a pause check, one seq increment, three encodings, one XPUB send. */
-  private onTick(data: TickData, now: number): void {
+  /**
+   * Hot path: a pause check, one seq increment, and, when some gateway wants the token, one
+   * encoding pass and one XPUB send. `source`: the feed's bytes of the tick, for the history.
+   */
+  private onTick(data: TickData, source: Buffer | undefined, now: number): void {
     let book = this.books.get(data.token);
     if (book === undefined) {
       book = newBook(data.token, now, this.books.seqFloor);
@@ -188,27 +191,30 @@ export class Ingester {
       this.books.dirtyStale.add(data.token);
       this.sendStatus(book.topic, data.token, 'live');
     }
-    this.publish(book, data, false);
+    this.publish(book, data, source, false);
   }
 
-  /** Assigns the next seq, sends the tick (meta + three encodings) and queues it for history. */
-  private publish(book: TokenBook, data: TickData, snapshot: boolean): void {
+  /** Assigns the next seq, sends the tick if wanted and queues it for history. */
+  private publish(book: TokenBook, data: TickData, source: Buffer | undefined, snapshot: boolean): void {
     if (this.closed) return;
     const tick = data as Tick;
     tick.seq = ++book.seq;
     book.last = tick;
     this.books.dirty.add(tick.token);
-    const full = this.sendTick(book.topic, tick, snapshot);
-    // The full encoding holds every field of the tick: history stores it as it is.
-    this.history?.add(tick, full);
+    this.sendTick(book, tick, snapshot);
+    this.history?.add(tick, source);
     this.stats.ticksOut++;
   }
 
-  /** `[topic, meta, ltp, quote, full]` (topics.ts). Returns the full encoding. */
-  private sendTick(topic: Buffer, tick: Tick, snapshot: boolean): string {
-    const full = encodeTick(tick, 'full', snapshot);
-    this.send([topic, encodeTickMeta(this.epochRaw, tick.seq), encodeTick(tick, 'ltp', snapshot), encodeTick(tick, 'quote', snapshot), full]);
-    return full;
+  /**
+   * `[topic + meta + lengths, ltp + quote + full]` (tick-meta.ts), encoded in one pass; nothing at
+   * all when no gateway subscribes to the token (the XPUB would drop it).
+   */
+  private sendTick(book: TokenBook, tick: Tick, snapshot: boolean): void {
+    if (!this.subscribers.wants(book.topic, tick.token)) return;
+    if (tick.depth) book.depth = depthJson(tick.depth, book.depth);
+    const [ltp, quote, full] = encodeTickModes(book.prefix, tick.seq, tickText(tick, 'full', tick.depth && book.depth?.json), snapshot);
+    this.send([encodeTickHead(book.topic, this.epochRaw, tick.seq, ltp.length, quote.length), ltp + quote + full]);
   }
 
   /** A token-scoped status event for every subscriber of `token`, in any mode. */
@@ -339,10 +345,10 @@ export class Ingester {
         const held = book.held;
         book.held = undefined;
         this.books.dirtyHeld.add(token);
-        this.publish(book, held, true);
+        this.publish(book, held, undefined, true);
       } else if (book.last) {
         // Re-sent as it was: its seq is already issued (and in history).
-        this.sendTick(book.topic, book.last, true);
+        this.sendTick(book, book.last, true);
       }
     }
     // Lists are cut short: a request may name 10,000 tokens.

@@ -6,12 +6,13 @@
  * to token 12 can never match token 123 (a decimal text topic would). Ingester-wide messages use
  * the one-byte topic `b`, which no token topic starts with.
  *
- * Messages on a token topic are either a tick `[topic, meta, ltpJson, quoteJson, fullJson]` (5
- * frames) or a token-scoped event for every mode `[topic, json]` (2 frames: status). `meta` is the
- * fixed 24-byte binary frame of tick-meta.ts: the epoch's 16 UUID bytes, then the seq as a u64
- * big-endian, so a gateway checks continuity without parsing JSON. A tick whose encodings carry
- * `"snapshot":true` is the newest value re-sent on resume after a pause; it has the same layout
- * and the meta carries its (already issued) seq.
+ * Messages on a token topic are either a tick `[topic + meta + lengths, ltpJson + quoteJson +
+ * fullJson]` (2 frames, the first 33 bytes and starting with the topic; see tick-meta.ts) or a
+ * token-scoped event for every mode `[topic, json]` (2 frames, the first exactly the topic:
+ * status). `meta` is the fixed 24-byte binary part of tick-meta.ts: the epoch's 16 UUID bytes,
+ * then the seq as a u64 big-endian, so a gateway checks continuity without parsing JSON. A tick
+ * whose encodings carry `"snapshot":true` is the newest value re-sent on resume after a pause; it
+ * has the same layout and the meta carries its (already issued) seq.
  *
  * Each gateway worker also subscribes to one topic of its own, `w` + a random id, on which nothing
  * is ever sent: the XPUB reports its subscribe when the worker connects and its unsubscribe when

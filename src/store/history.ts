@@ -1,7 +1,9 @@
 /**
  * The tick history: per token, a Redis stream `Keys.history(token)` of its last HISTORY_SIZE
  * published ticks (trimmed with `MAXLEN ~`, so a few more may be kept), entry ID `<seq>-0`, one
- * field `t` holding the `Tick` as JSON (re-encode it per mode with `encodeTick`).
+ * field `t` holding the tick as feed JSON (§3): normally the feed message as it came, so the
+ * ingester never encodes a tick for history; read back through the feed validator, with the seq
+ * from the entry ID. Re-encode it per mode with `encodeTick`.
  *
  * Why Redis streams and not a ring in the ingester: see docs/delivery.md ("History store").
  *
@@ -12,6 +14,7 @@
  * This file is the read side (and the epoch reset); the write side is history-writer.ts.
  */
 import type { Redis } from 'ioredis';
+import { readFeedJson } from '../ingester/feed-message.ts';
 import type { Tick } from '../protocol/tick.ts';
 import { Keys } from './keys.ts';
 
@@ -58,7 +61,7 @@ export async function readHistory(redis: Redis, token: number, afterSeq: number,
   const entries = res[1]![1] as [string, string[]][];
   const ticks: Tick[] = [];
   for (const entry of entries) {
-    const tick = entryTick(entry);
+    const tick = entryTick(token, entry);
     if (tick) ticks.push(tick);
   }
   return { ticks, oldest: first.length ? seqOfId(first[0]![0]) : undefined };
@@ -81,7 +84,7 @@ export async function readNewest(redis: Redis, tokens: readonly number[]): Promi
   const last = res[tokens.length]![1] as (string | null)[];
   tokens.forEach((token, i) => {
     const tail = res[i]![1] as [string, string[]][];
-    const fromStream = tail.length ? entryTick(tail[0]!) : undefined;
+    const fromStream = tail.length ? entryTick(token, tail[0]!) : undefined;
     const fromHash = last[i] ? parseTick(last[i]!) : undefined;
     const newest = !fromStream ? fromHash : !fromHash ? fromStream : fromHash.seq > fromStream.seq ? fromHash : fromStream;
     if (newest) out.set(token, newest);
@@ -93,9 +96,15 @@ function seqOfId(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
 }
 
-function entryTick([, fields]: [string, string[]]): Tick | undefined {
+/**
+ * An entry's tick: its JSON validated as a feed message of that token (it carries its own `ts`),
+ * its seq from the entry ID. An unreadable one is skipped, not fatal.
+ */
+function entryTick(token: number, [id, fields]: [string, string[]]): Tick | undefined {
   const i = fields.indexOf(HISTORY_FIELD);
-  return i >= 0 && i % 2 === 0 ? parseTick(fields[i + 1]!) : undefined;
+  if (i < 0 || i % 2 !== 0) return undefined;
+  const r = readFeedJson(fields[i + 1]!, token, 0);
+  return r.ok ? { ...r.tick, seq: seqOfId(id) } : undefined;
 }
 
 /** Entries are written only by the ingester; an unreadable one is skipped, not fatal. */

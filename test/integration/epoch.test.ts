@@ -14,7 +14,7 @@ import * as zmq from 'zeromq';
 import { load, type Config } from '../../config/index.ts';
 import { Ingester } from '../../src/ingester/ingester.ts';
 import { createLogger } from '../../src/log.ts';
-import { epochBytes, epochString, isTickMeta, readTickMetaSeq, tickMetaEpochEquals } from '../../src/protocol/tick-meta.ts';
+import { epochBytes, epochString, isTickMeta, readTickMetaSeq, splitTickMessage, tickMetaEpochEquals } from '../../src/protocol/tick-meta.ts';
 import { tokenTopic } from '../../src/protocol/topics.ts';
 import { readHistory } from '../../src/store/history.ts';
 import { Keys } from '../../src/store/keys.ts';
@@ -60,8 +60,9 @@ async function rawSub(token: number): Promise<{ got: Received[]; close: () => vo
   void (async () => {
     try {
       for await (const frames of sub) {
-        if (frames.length !== 5) continue; // status events
-        got.push({ frames, seq: readTickMetaSeq(frames[1]!), json: JSON.parse(frames[2]!.toString()) });
+        const tick = splitTickMessage(frames);
+        if (!tick) continue; // status events
+        got.push({ frames: tick, seq: readTickMetaSeq(tick[1]!), json: JSON.parse(tick[2]!.toString()) });
       }
     } catch {
       // closed

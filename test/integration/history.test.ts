@@ -5,7 +5,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../src/log.ts';
-import type { Tick } from '../../src/protocol/tick.ts';
+import { parseFeedMessage } from '../../src/ingester/feed-message.ts';
+import { encodeTick, MODES, type Tick } from '../../src/protocol/tick.ts';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/start/embedded-redis.ts';
 import { readHistory, readNewest } from '../../src/store/history.ts';
 import { HistoryWriter } from '../../src/store/history-writer.ts';
@@ -43,6 +44,35 @@ test('after N ticks, readHistory(after k) returns exactly k+1..N in order, with 
   assert.deepEqual((await readHistory(redis, 11, 60)).ticks, [], 'nothing after the newest');
   assert.deepEqual(await readHistory(redis, 12, 0), { ticks: [], oldest: undefined }, 'a token without history');
   assert.ok(w.stats.batches < 10, `written in few calls, not per tick (${w.stats.batches})`);
+});
+
+test('the feed text stored as it came reads back as the tick the ingester published, in every form the feed may use', async () => {
+  const w = new HistoryWriter(redis, 100, log);
+  after(() => w.close());
+  const token = 61;
+  const depth = { buy: [{ price: 99.95, qty: 10, orders: 2 }], sell: [] };
+  // Each as parseFeedMessage gives it: the text (`source`) is kept only when it carries its ts.
+  const messages: [Buffer[], number][] = [
+    [[Buffer.from(JSON.stringify({ token, ltp: 101.5, ts: 1_700_000_000_001, close: 100, depth, extra: 'dropped' }))], 1],
+    [[Buffer.from(String(token)), Buffer.from('{\n  "ltp": 102.25,\n  "ts": 1700000000002.9,\n  "volume": 7\n}')], 2], // two-frame form, pretty-printed
+    [[Buffer.from(JSON.stringify({ token, ltp: 103 }))], 3], // no ts: stamped at ingest, so stored as the tick's JSON
+  ];
+  const published: Tick[] = [];
+  const kept: boolean[] = [];
+  for (const [frames, seq] of messages) {
+    const r = parseFeedMessage(frames, 1_700_000_000_999);
+    assert.ok(r.ok);
+    const t: Tick = { ...r.tick, seq };
+    published.push(t);
+    kept.push(r.source !== undefined);
+    w.add(t, r.source);
+  }
+  assert.deepEqual(kept, [true, true, false]);
+  assert.equal(await withTimeout(w.flush(), 5_000, 'history flush'), true);
+  const { ticks } = await readHistory(redis, token, 0);
+  assert.deepEqual(ticks, published);
+  for (const t of ticks) for (const m of MODES) assert.equal(encodeTick(t, m), encodeTick(published[t.seq - 1]!, m));
+  assert.deepEqual((await readNewest(redis, [token])).get(token), published[2]);
 });
 
 test('beyond HISTORY_SIZE the stream is trimmed approximately: the oldest kept is within one stream node', async () => {
