@@ -7,6 +7,7 @@ import type { ScenarioDef } from './scenario-kit.ts';
 import { fanoutRamp, fanoutSteady } from './scenario-fanout.ts';
 import { idle, storm } from './scenario-sockets.ts';
 import { stalled } from './scenario-stalled.ts';
+import { ingestOnly } from './scenario-ingest.ts';
 
 export type { ScenarioContext, ScenarioDef } from './scenario-kit.ts';
 
@@ -16,21 +17,7 @@ export const SCENARIOS: readonly ScenarioDef[] = [
   idle,
   storm,
   stalled,
-  // ── MERGE POINT: ingest-only ──────────────────────────────────────────────────────────────────
-  // `src/bench/ingest-only.ts` comes from another branch and is not in this one. It exports
-  //   runIngestOnly(opts: { rates?: number[]; durationS?: number; quick?: boolean }): Promise<IngestOnlyResult>
-  // Wire it in here as one more ScenarioDef, e.g.:
-  //   {
-  //     name: 'ingest-only',
-  //     about: 'the ingester alone: feed → validate → seq → history → XPUB, no sockets',
-  //     run: async (ctx) => ({
-  //       name: 'ingest-only', about: '…', measurements: [], notes: [],
-  //       summary: { ...(await runIngestOnly({ durationS: ctx.durationS, quick: ctx.quick })) },
-  //     }),
-  //   },
-  // (with `import { runIngestOnly } from './ingest-only.ts';` above). `--only ingest-only` and
-  // the JSON report then pick it up with no other change; its figures land in `summary`.
-  // ──────────────────────────────────────────────────────────────────────────────────────────────
+  ingestOnly,
 ];
 
 export function scenarioNames(): string[] {

@@ -1,0 +1,23 @@
+/**
+ * The ingester alone (no gateway, no sockets): CPU per tick at 10,000 ticks/s and the highest rate
+ * it keeps up with. No baseline: bare uWS has no ingester. The work is in ingest-only.ts, which
+ * also runs standalone (`npx tsx src/bench/ingest-only.ts --help`).
+ */
+import { runIngestOnly } from './ingest-only.ts';
+import type { ScenarioDef } from './scenario-kit.ts';
+
+export const ingestOnly: ScenarioDef = {
+  name: 'ingest-only',
+  about: 'the ingester alone: feed → validate → seq → history → XPUB, no sockets; µs of CPU per tick, highest sustained rate',
+  async run(ctx) {
+    const r = await runIngestOnly({ durationS: ctx.durationS, quick: ctx.quick });
+    const at10k = r.at10k;
+    const notes = [
+      at10k
+        ? `ingest-only: ${at10k.ingesterUsPerTick.toFixed(1)} µs ingester CPU per tick at 10,000 ticks/s (Redis ${at10k.redisUsPerTick.toFixed(1)} µs more), about ${r.perCoreAt10kCostPerS?.toFixed(0)} ticks/s per core at that cost`
+        : 'ingest-only: the 10,000 ticks/s step did not run',
+      `ingest-only: kept up with up to ${r.maxSustainedPerS} ticks/s offered (load average ${r.loadAverage.map((l) => l.toFixed(1)).join(' ')})`,
+    ];
+    return { name: 'ingest-only', about: this.about, measurements: [], notes, summary: { ...r } };
+  },
+};
