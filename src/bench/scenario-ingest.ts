@@ -14,9 +14,9 @@ export const ingestOnly: ScenarioDef = {
     const at10k = r.at10k;
     const notes = [
       at10k
-        ? `ingest-only: ${at10k.ingesterUsPerTick.toFixed(1)} µs ingester CPU per tick at 10,000 ticks/s (Redis ${at10k.redisUsPerTick.toFixed(1)} µs more), about ${r.perCoreAt10kCostPerS?.toFixed(0)} ticks/s per core at that cost`
-        : 'ingest-only: the 10,000 ticks/s step did not run',
-      `ingest-only: kept up with up to ${r.maxSustainedPerS} ticks/s offered (load average ${r.loadAverage.map((l) => l.toFixed(1)).join(' ')})`,
+        ? `${at10k.ingesterUsPerTick.toFixed(1)} µs ingester CPU per tick at 10,000 ticks/s (Redis ${at10k.redisUsPerTick.toFixed(1)} µs more), about ${r.perCoreAt10kCostPerS?.toFixed(0)} ticks/s per core at that cost`
+        : 'the 10,000 ticks/s step did not run',
+      `kept up with up to ${r.maxSustainedPerS} ticks/s offered (load average ${r.loadAverage.map((l) => l.toFixed(1)).join(' ')})`,
     ];
     return { name: 'ingest-only', about: this.about, measurements: [], notes, summary: { ...r } };
   },
