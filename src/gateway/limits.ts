@@ -29,15 +29,21 @@ export function originAllowed(origin: string, host: string, allowed: readonly st
   return host !== '' && new URL(o).host === host.toLowerCase();
 }
 
-// KEYS[1] the IP's counter. ARGV: limit, window ms. 0 allowed, else ms until the window ends.
-// (The WebSocket upgrade counts its attempts in upgrade-gates.ts, together with its IP lease.)
-const ATTEMPT = `
+/**
+ * Lua: counts one attempt on the fixed-window counter KEYS[1] (window ARGV[2] ms, started by the
+ * first attempt), leaving `n` (attempts in the window) and `ttl` (ms until it ends). Shared by the
+ * registration check below and the upgrade's IP gate (upgrade-gates.ts).
+ */
+export const COUNT_ATTEMPT_LUA = `
 local n = redis.call('INCR', KEYS[1])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   ttl = tonumber(ARGV[2])
-end
+end`;
+
+// KEYS[1] the IP's counter. ARGV: limit, window ms. 0 allowed, else ms until the window ends.
+const ATTEMPT = `${COUNT_ATTEMPT_LUA}
 if n > tonumber(ARGV[1]) then return math.max(ttl, 1) end
 return 0`;
 

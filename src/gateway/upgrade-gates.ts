@@ -16,18 +16,12 @@ import type { Redis } from 'ioredis';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { Keys } from '../store/keys.ts';
 import { LuaScript } from '../store/lua.ts';
-import { CONN_WINDOW_MS } from './limits.ts';
+import { CONN_WINDOW_MS, COUNT_ATTEMPT_LUA } from './limits.ts';
 import { LEASE_TTL_MS } from './session-sockets.ts';
 
 // KEYS: attempts counter, IP lease zset. ARGV: attempt limit, window ms, now, lease expiry, connId,
 // IP limit, lease key ttl ms. → {0} admitted, {1, ms} rate limited for ms, {2} IP at its limit.
-const IP_GATE = new LuaScript(`
-local n = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  ttl = tonumber(ARGV[2])
-end
+const IP_GATE = new LuaScript(`${COUNT_ATTEMPT_LUA}
 if n > tonumber(ARGV[1]) then return {1, math.max(ttl, 1)} end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[6]) then return {2} end
