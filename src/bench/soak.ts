@@ -88,7 +88,9 @@ export async function runSoak(args: SoakArgs, signal: AbortSignal, say: (line: s
   const endpoint = `tcp://127.0.0.1:${await freePort()}`;
   const shape = { connections: args.sockets, tokens: 100, tokensPerConnection: 10, mode: 'quote' as const };
   const feed = await FeedPublisher.bind(endpoint, shape.tokens, args.rate);
-  const servers = await startServers({ dir, feedEndpoint: endpoint, signal });
+  // The soak's clients never refresh: with the default 15-minute access token every socket would
+  // be closed 4001 and every churn connect refused 401 halfway through a 30-minute run.
+  const servers = await startServers({ dir, feedEndpoint: endpoint, signal, env: { ACCESS_TTL_S: String(24 * 3600) } });
   const fleet = await ClientFleet.start(1);
   const redis = new Redis(servers.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   let churn: Churn | undefined;
