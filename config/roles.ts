@@ -16,7 +16,7 @@ export const ROLE_SETTINGS: Readonly<Record<string, readonly Key[]>> = Object.fr
   gateway: [
     ...common, 'host', 'port', 'redisUrl', 'jwtSecret', 'ingestBind', 'ingestHwm', 'heartbeatMs', 'pongTimeoutMs', 'staleMs',
     'allowedOrigins', 'accessTtlS', 'refreshTtlS', 'reauthLeadMs', 'maxTokensPerSocket', 'maxSocketsPerUser', 'msgRate', 'msgBurst',
-    'loginLimitPerMin', 'connRatePerIp', 'bodyLimitBytes', 'drainMs', 'slowCloseMs', 'historySize',
+    'loginLimitPerMin', 'connRatePerIp', 'bodyLimitBytes', 'drainMs', 'slowCloseMs', 'historySize', 'gatewayHeap',
   ],
   ctl: [...common, 'controlBind'],
 });

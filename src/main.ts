@@ -10,6 +10,7 @@ import { runCtl } from './ctl/ctl.ts';
 import { runTap } from './ctl/tap.ts';
 import { Simulator } from './feed/simulator.ts';
 import { startGateway } from './gateway/gateway.ts';
+import { tuneGatewayHeap } from './gateway/heap.ts';
 import { Ingester } from './ingester/ingester.ts';
 import { ingesterMetrics } from './ingester/ingester-metrics.ts';
 import { MetricsPublisher } from './metrics/snapshots.ts';
@@ -80,6 +81,7 @@ async function runIngester(config: Config) {
 async function runGateway(config: Config) {
   const log = createLogger(config.logLevel, 'gateway');
   requireRedisUrl(config, 'gateway');
+  tuneGatewayHeap(config.gatewayHeap);
   const gw = await startGateway(config, resolveJwtSecret(config, dataDir(config)), log);
   return () => gw.close();
 }

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { gatewayNodeFlags } from '../gateway/heap.ts';
 import { freePort, startEmbeddedRedis, type EmbeddedRedis } from '../start/embedded-redis.ts';
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'main.ts');
@@ -52,15 +53,15 @@ function track(child: ChildProcess): void {
 }
 
 function spawnRole(name: string, env: NodeJS.ProcessEnv): RoleProcess {
-  return spawnScript(name, [MAIN, name], env);
+  return spawnScript(name, [MAIN, name], env, undefined, name === 'gateway' ? gatewayNodeFlags(env.GATEWAY_HEAP === 'compact' ? 'compact' : 'throughput') : []);
 }
 
 /**
  * Any TypeScript script as a child process (node + tsx loader) with its output kept as a log
  * tail; `onLine` sees every stdout/stderr line (the bare baseline announces its port that way).
  */
-export function spawnScript(name: string, args: string[], env: NodeJS.ProcessEnv, onLine?: (line: string) => void): RoleProcess {
-  const proc = spawn(process.execPath, ['--import', TSX_LOADER, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnScript(name: string, args: string[], env: NodeJS.ProcessEnv, onLine?: (line: string) => void, nodeFlags: readonly string[] = []): RoleProcess {
+  const proc = spawn(process.execPath, [...nodeFlags, '--import', TSX_LOADER, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   track(proc);
   const tail: string[] = [];
   let lines = 0;

@@ -17,6 +17,7 @@ import client from 'prom-client';
 import { resolveJwtSecret } from '../auth/secret.ts';
 import { createLogger } from '../log.ts';
 import { MetricsPublisher, processGauges } from '../metrics/snapshots.ts';
+import { gatewayNodeFlags } from '../gateway/heap.ts';
 import { connectRedis } from '../store/redis.ts';
 import { startEmbeddedRedis } from './embedded-redis.ts';
 import { isRunning, signalGroup, SupervisedChild, type ChildSpec, type RestartReport } from './supervised-child.ts';
@@ -32,6 +33,12 @@ export const STANDBY_ACTIVATE = 'activate';
 
 function say(line: string): void {
   process.stdout.write(`[tickgate] ${line}\n`);
+}
+
+/** `env` with Node flags added to NODE_OPTIONS (the heap flags of GATEWAY_HEAP=compact). */
+function withNodeFlags(env: NodeJS.ProcessEnv, flags: readonly string[]): NodeJS.ProcessEnv {
+  if (flags.length === 0) return env;
+  return { ...env, NODE_OPTIONS: [env.NODE_OPTIONS, ...flags].filter(Boolean).join(' ') };
 }
 
 function spawnRole(role: string, env: NodeJS.ProcessEnv, standby: boolean): Promise<ChildProcess> {
@@ -186,10 +193,11 @@ export async function runStart(config: Config, dataDir: string): Promise<() => P
     children.push(new SupervisedChild(roleSpec('ingester', 'ingester', env, CHILD_STOP_TIMEOUT_MS, ingesterStandby), reportRestart));
     // A gateway may take the whole drain window before it exits.
     const gatewayStopMs = config.drainMs + CHILD_STOP_TIMEOUT_MS;
-    const standby = new Standby('gateway', env);
+    const gatewayEnv = withNodeFlags(env, gatewayNodeFlags(config.gatewayHeap));
+    const standby = new Standby('gateway', gatewayEnv);
     standbys.push(standby);
     for (let i = 0; i < config.workers; i++) {
-      children.push(new SupervisedChild(roleSpec(`gateway-${i + 1}`, 'gateway', env, gatewayStopMs, standby), reportRestart));
+      children.push(new SupervisedChild(roleSpec(`gateway-${i + 1}`, 'gateway', gatewayEnv, gatewayStopMs, standby), reportRestart));
     }
     for (const c of children) await c.start();
     for (const s of standbys) s.fill();
