@@ -26,9 +26,10 @@ import type { TokenState } from '../protocol/server-messages.ts';
 import { epochBytes, epochString, isEpochString, isTickMeta, splitTickMessage, tickMetaEpoch, tickMetaEpochEquals } from '../protocol/tick-meta.ts';
 import { BROADCAST_TOPIC, parseWsTopic, tokenOfTopic, tokenTopic, workerTopic, wsTopics } from '../protocol/topics.ts';
 import type { Mode } from '../protocol/tick.ts';
-import { readHistory, readNewest } from '../store/history.ts';
+import { readHistory } from '../store/history.ts';
 import { enableHeartbeats } from '../zmq/heartbeat.ts';
 import { receiveLoop } from '../zmq/receive-loop.ts';
+import { QuietTailCheck } from './quiet-tail-check.ts';
 import { ThrottleTimers } from './throttle-timers.ts';
 import { readTokenNewest } from './token-store.ts';
 import { MODE_INDEX, readStateOf } from './tick-frames.ts';
@@ -38,8 +39,6 @@ import type { TemplatedApp } from './uws.ts';
 /** The link is up while an ingester heartbeat (every second) arrived within this window. */
 export const LINK_FRESH_MS = 3_500;
 const LINK_CHECK_MS = 250;
-/** A token whose seq stood still this many checks (1 s) is compared once with Redis's newest. */
-const QUIET_CHECKS = 4;
 
 export interface BroadcastMessage { type: string; [k: string]: unknown }
 
@@ -73,6 +72,7 @@ export class IngestLink {
   private readonly streams = new Map<number, TokenStream>();
   private readonly throttles: ThrottleTimers;
   private readonly streamDeps: TokenStreamDeps;
+  private readonly tailCheck: QuietTailCheck;
   private closed = false;
   private liveness: NodeJS.Timeout | undefined;
 
@@ -88,6 +88,7 @@ export class IngestLink {
       readHistory: (token, after) => readHistory(opts.redis, token, after),
       isCurrent: (s) => this.streams.get(s.token) === s,
     };
+    this.tailCheck = new QuietTailCheck(opts.redis, opts.log, this.streamDeps.isCurrent);
   }
 
   start(): void {
@@ -232,34 +233,13 @@ export class IngestLink {
   }
 
   private checkLiveness(): void {
-    if (this.wasUp && this.up) this.checkQuietTokens();
+    // Ticks lost at the end of a burst show only against Redis (quiet-tail-check.ts).
+    if (this.wasUp && this.up) this.tailCheck.run(this.streams.values());
     if (!this.wasUp || this.up) return;
     this.wasUp = false;
     this.opts.log.warn({ tokens: this.streams.size, silentMs: Date.now() - this.lastHeartbeatAt }, 'ingester link down: tokens reported stale');
     for (const s of this.streams.values()) s.linkDown();
   }
-
-  /**
-   * Tokens that went quiet are compared with Redis in one pipelined read per check: ticks dropped
-   * upstream at the very end of a burst are fetched (or reported as a gap) instead of being
-   * missing until the token ticks again.
-   */
-  private checkQuietTokens(): void {
-    if (this.tailCheck) return;
-    const quiet: TokenStream[] = [];
-    for (const s of this.streams.values()) if (s.quietFor(QUIET_CHECKS)) quiet.push(s);
-    if (quiet.length === 0) return;
-    this.tailCheck = readNewest(this.opts.redis, quiet.map((s) => s.token)).then((newest) => {
-      for (const s of quiet) {
-        const tick = newest.get(s.token);
-        if (tick && tick.seq > s.seq && this.streams.get(s.token) === s) s.catchUpTail();
-      }
-    }, (err: unknown) => this.opts.log.debug({ err }, 'quiet-token check skipped: redis unavailable')).finally(() => {
-      this.tailCheck = undefined;
-    });
-  }
-
-  private tailCheck: Promise<void> | undefined;
 
   close(): void {
     this.closed = true;

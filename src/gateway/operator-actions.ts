@@ -1,8 +1,8 @@
 /**
  * The gateway side of the operator verbs `notify`, `announce` and `disconnect` (§4). The ingester
- * receives the control request and broadcasts it to every worker (see ingester.ts); each worker
- * acts on its own sockets here. Users are named by username, so `SocketRegistry.ofUsername` finds
- * their sockets.
+ * receives the control request and broadcasts it to every worker (see
+ * src/ingester/control-commands.ts); each worker acts on its own sockets here. Users are named by
+ * username, so `SocketRegistry.ofUsername` finds their sockets.
  *
  * Each notice is serialised once and the same bytes go to every recipient.
  */

@@ -7,12 +7,13 @@
  * value on resume, and forwarded); a jump means ticks were lost upstream (a ZeroMQ high-water
  * mark, a reconnect). Then the stream holds back what arrives, reads the missing ticks from the
  * history in Redis and forwards them in order before the held ticks; what history cannot give is
- * reported to the subscribers as one `gap` message naming exactly the lost range. So a subscriber
- * on the topic sees every seq, or a `gap` for the ones it will never see.
+ * reported to the subscribers as one `gap` message naming exactly the lost range (history-fill.ts).
+ * So a subscriber on the topic sees every seq, or a `gap` for the ones it will never see.
  *
  * The same hold-and-fill serves the other moments a stream must (re)establish where it stands:
  * the first interest (`cold`: newest value and pause state from Redis), a new epoch (`epoch`: the
- * old numbering is void; fresh snapshots follow), and the ingester link coming back (`relink`).
+ * old numbering is void; fresh snapshots follow), the ingester link coming back (`relink`), and
+ * Redis holding ticks a quiet token never delivered here (`tail`, quiet-tail-check.ts).
  *
  * Invariant the subscribe path relies on: at any moment, `seq` / `latest` is the newest tick the
  * topics have carried (or, once known, would have carried), and the next tick published to the
@@ -24,6 +25,7 @@ import type { TokenState } from '../protocol/server-messages.ts';
 import type { Tick } from '../protocol/tick.ts';
 import { readTickMetaSeq } from '../protocol/tick-meta.ts';
 import type { HistoryRead } from '../store/history.ts';
+import { fillFromHistory } from './history-fill.ts';
 import { encodeAll, readStateOf, withSnapshotFlag, type Encodings } from './tick-frames.ts';
 import type { TemplatedApp } from './uws.ts';
 
@@ -59,13 +61,8 @@ export interface TokenStreamDeps {
   isCurrent(stream: TokenStream): boolean;
 }
 
-/** A history read that misses the newest ticks may just be early (the ingester batches writes). */
-const FILL_ATTEMPTS = 6;
-const FILL_RETRY_MS = 25;
 /** Ticks held back while a stream syncs; past this the oldest are dropped and refilled from history. */
 const MAX_HELD = 20_000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class TokenStream {
   /** Local interest: uWS topic subscribers over every mode and throttle, plus holds. */
@@ -92,6 +89,11 @@ export class TokenStream {
   /** True while the stream's position is known (not in a cold or epoch sync). */
   get isKnown(): boolean {
     return this.known;
+  }
+
+  /** True while ticks are held back for a sync: the position is about to move. */
+  get isHolding(): boolean {
+    return this.held !== undefined;
   }
 
   /** Runs `fn` now if the stream's position is known, else once it is. */
@@ -133,26 +135,7 @@ export class TokenStream {
     void this.sync('relink');
   }
 
-  /**
-   * Once per quiet period (the seq has not moved for `sweeps` calls in a row), true: the caller
-   * checks Redis for ticks this worker never received. A gap is otherwise only seen when the next
-   * tick arrives, so ticks dropped at the end of a burst, before the token went quiet, would stay
-   * silently missing. Called from the link's timer; nothing on the tick path.
-   */
-  quietFor(sweeps: number): boolean {
-    if (this.held || !this.known || this.seq === 0) return false;
-    if (this.seq !== this.sweptSeq) {
-      this.sweptSeq = this.seq;
-      this.quietSweeps = 0;
-      return false;
-    }
-    return ++this.quietSweeps === sweeps;
-  }
-
-  private sweptSeq = 0;
-  private quietSweeps = 0;
-
-  /** Redis has ticks after `seq` that never arrived: fetch them (or report them as a gap). */
+  /** Redis has ticks after `seq` that never arrived (quiet-tail-check.ts): fetch them, or report a gap. */
   catchUpTail(): void {
     void this.sync('tail');
   }
@@ -237,6 +220,8 @@ export class TokenStream {
     this.held ??= [];
     const { deps } = this;
     const current = () => deps.isCurrent(this) && this.generation === gen;
+    // Holes are filled from history, or reported as a gap (history-fill.ts).
+    const fill = (to: number) => fillFromHistory(this, to, current, (tick) => this.forwardRecovered(tick), deps);
     try {
       if (reason !== 'gap') {
         const newest = await deps.readNewest(this.token).catch((err: unknown) => {
@@ -245,7 +230,7 @@ export class TokenStream {
         });
         if (!current()) return;
         if (reason === 'relink' || reason === 'tail') {
-          if (newest?.tick && newest.tick.seq > this.seq && this.seq > 0) await this.fill(newest.tick.seq, current);
+          if (newest?.tick && newest.tick.seq > this.seq && this.seq > 0) await fill(newest.tick.seq);
         } else if (newest?.tick) {
           this.seq = newest.tick.seq;
           this.latest = encodeAll(newest.tick);
@@ -270,7 +255,7 @@ export class TokenStream {
         }
         const seq = readTickMetaSeq(frames[1]!);
         if (this.seq !== 0 && seq > this.seq + 1 && reason !== 'cold') {
-          await this.fill(seq - 1, current);
+          await fill(seq - 1);
           continue;
         }
         this.held.shift();
@@ -310,42 +295,5 @@ export class TokenStream {
     const state = readStateOf(frames[1]!);
     if (state) this.state = state;
     this.publishAll(frames[1]!);
-  }
-
-  /**
-   * Forwards ticks seq+1..to from history. A read that stops short may be early (the ingester
-   * writes history in small batches): it is retried a few times. What history does not have
-   * (trimmed, lost in a Redis outage, Redis down) becomes one `gap` message.
-   */
-  private async fill(to: number, current: () => boolean): Promise<void> {
-    const { deps } = this;
-    for (let attempt = 1; this.seq < to; attempt++) {
-      let read: HistoryRead | undefined;
-      try {
-        read = await deps.readHistory(this.token, this.seq);
-      } catch (err) {
-        deps.log.warn({ err, token: this.token }, 'history unavailable; reporting a gap');
-      }
-      if (!current()) return;
-      let recovered = 0;
-      for (const tick of read?.ticks ?? []) {
-        if (tick.seq !== this.seq + 1 || tick.seq > to) break;
-        this.forwardRecovered(tick);
-        recovered++;
-      }
-      deps.stats.ticksRecovered += recovered;
-      if (this.seq >= to) return;
-      const lostForGood = !read || (read.oldest !== undefined && read.oldest > this.seq + 1) || read.ticks.some((t) => t.seq > this.seq + 1);
-      if (lostForGood || attempt >= FILL_ATTEMPTS) {
-        const gap = { type: 'gap', token: this.token, from: this.seq + 1, to };
-        for (const t of this.topics) deps.app.publish(t, JSON.stringify(gap));
-        deps.stats.gapMessages++;
-        deps.stats.ticksLost += to - this.seq;
-        this.seq = to;
-        return;
-      }
-      await sleep(FILL_RETRY_MS);
-      if (!current()) return;
-    }
   }
 }

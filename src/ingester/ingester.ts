@@ -4,9 +4,10 @@
  * clients want. Keeps each token's newest tick in memory and (batched) in Redis so gateways can
  * send snapshots and a restarted ingester continues every token's seq.
  *
- * Control plane (§4): a REP socket at CONTROL_BIND (see control-server.ts). Paused tokens are
- * tracked but not published; `stale` / `live` / `paused` status events travel on the token's own
- * topic, so exactly its subscribers get them.
+ * Control plane (§4): a REP socket at CONTROL_BIND (control-server.ts); control-commands.ts
+ * carries out its requests. Paused tokens are tracked but not published; `stale` (stale-scan.ts) /
+ * `live` / `paused` status events travel on the token's own topic, so exactly its subscribers get
+ * them.
  *
  * Seq rule: `seq` counts published ticks only. A value received while its token is paused is
  * held without a seq (the newest one replaces the previous); resume publishes it with the next
@@ -21,23 +22,23 @@
  */
 import * as zmq from 'zeromq';
 import type { Redis } from 'ioredis';
-import { revokeUserSessions } from '../auth/sessions.ts';
 import { loadServerCurve, refuseOpenBinds, serverOptions, startZapHandler, type ServerCurve } from '../zmq/curve.ts';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';
-import type { ControlReply, ControlRequest, OperatorBroadcast } from '../protocol/control.ts';
 import type { TokenState } from '../protocol/server-messages.ts';
 import { depthJson, encodeTickModes, tickText, type Tick, type TickData } from '../protocol/tick.ts';
 import { encodeTickHead, epochBytes } from '../protocol/tick-meta.ts';
-import { BROADCAST_TOPIC, tokenTopic } from '../protocol/topics.ts';
+import { BROADCAST_TOPIC } from '../protocol/topics.ts';
 import { HistoryWriter } from '../store/history-writer.ts';
 import { Keys } from '../store/keys.ts';
 import { Books, newBook, type TokenBook } from './books.ts';
+import { ControlCommands } from './control-commands.ts';
 import { ControlServer } from './control-server.ts';
 import { resolveEpoch } from './epoch.ts';
 import { parseFeedMessage, type FeedRejection } from './feed-message.ts';
 import { PauseState } from './pause-state.ts';
 import { RateLimitedLog } from './rate-limited-log.ts';
+import { scanStale, staleScanEveryMs } from './stale-scan.ts';
 import { loadSeqFloor, TokenEviction } from './token-eviction.ts';
 import { XpubSubscribers } from './xpub-subscribers.ts';
 import { enableHeartbeats } from '../zmq/heartbeat.ts';
@@ -47,11 +48,6 @@ import { receiveLoop } from '../zmq/receive-loop.ts';
 const PERSIST_EVERY_MS = 100;
 /** Ingester heartbeat on the broadcast topic: gateways use it to report the ingester link. */
 export const INGEST_HEARTBEAT_MS = 1_000;
-
-/** How often tokens are checked for staleness: a quarter of STALE_MS, within 10 ms..1 s. */
-export function staleScanEveryMs(staleMs: number): number {
-  return Math.min(1_000, Math.max(10, Math.floor(staleMs / 4)));
-}
 
 export interface IngesterStats {
   ticksIn: number;
@@ -78,12 +74,13 @@ export class Ingester {
   private readonly curve: { context: zmq.Context; keys: ServerCurve } | undefined;
   private stopZap: (() => void) | undefined;
   private control: ControlServer | undefined;
+  private readonly commands: ControlCommands;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly badInputLog: RateLimitedLog;
   private closed = false;
 
   private constructor(
-    private readonly config: Config,
+    config: Config,
     private readonly redis: Redis,
     private readonly log: Logger,
     epoch: string,
@@ -100,6 +97,14 @@ export class Ingester {
       books: this.books, redis, log, history: this.history, forgetMs: config.tokenForgetS * 1_000,
       keep: (token) => this.paused.pausedTokens.has(token) || this.subscribers.demand.has(token),
       onForgotten: (n) => (this.stats.tokensForgotten += n),
+    });
+    // Closures over the private tick-path methods: called per control request, never per tick.
+    this.commands = new ControlCommands({
+      redis, log, books: this.books, paused, stats: this.stats, subscribers: this.subscribers,
+      broadcast: (msg) => this.broadcast(msg),
+      sendStatus: (topic, token, state) => this.sendStatus(topic, token, state),
+      publishSnapshot: (book, data) => this.publish(book, data, undefined, true),
+      resendSnapshot: (book, tick) => this.sendTick(book, tick, true),
     });
   }
 
@@ -127,7 +132,7 @@ export class Ingester {
       // The ZAP handler first: without one, libzmq would admit every CURVE client.
       if (ing.curve) ing.stopZap = await startZapHandler(ing.curve.context, ing.curve.keys.allowed, log);
       await ing.xpub.bind(config.ingestBind);
-      ing.control = await ControlServer.start(config.controlBind, (req) => ing.handleControl(req), log, ing.serverSocketOptions());
+      ing.control = await ControlServer.start(config.controlBind, (req) => ing.commands.handle(req), log, ing.serverSocketOptions());
     } catch (err) {
       // A half-started ingester must not keep the other endpoint bound.
       ing.closed = true;
@@ -144,7 +149,8 @@ export class Ingester {
     receiveLoop(ing.xpub, (frames) => ing.subscribers.onMessage(frames), { what: 'xpub', log, closed });
     ing.timers.push(setInterval(() => ing.books.persist(), PERSIST_EVERY_MS));
     ing.timers.push(setInterval(() => ing.broadcast({ type: 'hb', epoch }), INGEST_HEARTBEAT_MS));
-    ing.timers.push(setInterval(() => ing.scanStale(), staleScanEveryMs(config.staleMs)));
+    const reportStale = (topic: Buffer, token: number) => ing.sendStatus(topic, token, 'stale');
+    ing.timers.push(setInterval(() => scanStale(ing.books, ing.paused, config.staleMs, reportStale), staleScanEveryMs(config.staleMs)));
     ing.timers.push(setInterval(() => ing.eviction.scan(), ing.eviction.everyMs));
     ing.broadcast({ type: 'hb', epoch });
     log.info({
@@ -223,20 +229,6 @@ export class Ingester {
   }
 
   /**
-   * Reports tokens that had no tick for STALE_MS. Paused tokens are skipped: their state is
-   * `paused`, whatever the feed does; after a resume they get STALE_MS again.
-   */
-  private scanStale(): void {
-    const deadline = Date.now() - this.config.staleMs;
-    for (const [token, book] of this.books) {
-      if (book.stale || book.freshAt > deadline || this.paused.has(token)) continue;
-      book.stale = true;
-      this.books.dirtyStale.add(token);
-      this.sendStatus(book.topic, token, 'stale');
-    }
-  }
-
-  /**
    * Sends on the XPUB. PUB-type sockets never block (they drop at a subscriber's HWM), and with a
    * zero send timeout each send completes synchronously, so sends never overlap and need no queue.
    */
@@ -264,106 +256,6 @@ export class Ingester {
   /** Tokens with at least one subscribed gateway, as seen on the XPUB. */
   get demand(): ReadonlySet<number> {
     return this.subscribers.demand;
-  }
-
-  /** One control request (§4). Requests arrive one at a time: the REP socket serialises them. */
-  async handleControl(req: ControlRequest): Promise<ControlReply> {
-    switch (req.cmd) {
-      case 'pause':
-      case 'resume':
-        return this.changePause(req.cmd, req.tokens);
-      case 'status':
-        return {
-          ok: true, paused: this.paused.reply, tokens: this.tokenCount,
-          ticks_in: this.stats.ticksIn, ticks_out: this.stats.ticksOut, workers: this.subscribers.workers.size,
-        };
-      case 'demand':
-        return { ok: true, tokens: [...this.demand].sort((a, b) => a - b) };
-      case 'notify':
-        return this.operatorBroadcast({ type: 'notify', user: req.user, message: req.message });
-      case 'announce':
-        return this.operatorBroadcast({ type: 'announce', tokens: req.tokens, message: req.message });
-      case 'disconnect':
-        if (req.revoke) {
-          // Sessions first: once the sockets close, the client's reconnect and refresh must fail.
-          // Redis trouble is answered as such; the sockets are then left alone (nothing half-done).
-          try {
-            const sessions = await revokeUserSessions(this.redis, req.user);
-            this.log.info({ user: req.user, sessions }, 'operator revoked a user\'s sessions');
-          } catch (err) {
-            this.log.warn({ err, user: req.user }, 'could not revoke sessions');
-            return { ok: false, error: 'unavailable: the sessions could not be revoked (Redis)' };
-          }
-        }
-        return this.operatorBroadcast({ type: 'disconnect', user: req.user });
-    }
-  }
-
-  private operatorBroadcast(msg: OperatorBroadcast): ControlReply {
-    this.broadcast(msg);
-    this.log.info({ op: msg.type, ...('user' in msg ? { user: msg.user } : { tokens: msg.tokens }) }, 'operator message sent to gateways');
-    return { ok: true };
-  }
-
-  /**
-   * Applies a pause or resume (Redis first, see PauseState), then tells the subscribers of every
-   * token whose state changed: `paused`; or `live` followed at once by the newest value as a
-   * snapshot tick (the held value with the next seq, else the last published tick as it was).
-   */
-  private async changePause(cmd: 'pause' | 'resume', tokens: number[] | undefined): Promise<ControlReply> {
-    const before = this.paused.copy();
-    const known = () => this.knownTokens();
-    try {
-      if (cmd === 'pause') await this.paused.pause(this.redis, tokens);
-      else await this.paused.resume(this.redis, tokens, known);
-    } catch (err) {
-      this.log.warn({ err, cmd }, 'pause state not saved');
-      return { ok: false, error: 'redis unavailable: the pause state was not changed' };
-    }
-    const candidates = new Set<number>(tokens ?? known());
-    for (const t of before.tokens) candidates.add(t);
-    let changed = 0;
-    for (const token of candidates) {
-      const was = before.has(token);
-      const is = this.paused.has(token);
-      if (was === is) continue;
-      changed++;
-      const book = this.books.get(token);
-      if (is) {
-        this.sendStatus(book?.topic ?? tokenTopic(token), token, 'paused');
-        continue;
-      }
-      this.sendStatus(book?.topic ?? tokenTopic(token), token, 'live');
-      if (!book) continue;
-      // Just announced live: staleness counts afresh from the resume, not from before the pause.
-      if (book.stale) {
-        book.stale = false;
-        this.books.dirtyStale.add(token);
-      }
-      book.freshAt = Date.now();
-      if (book.held) {
-        const held = book.held;
-        book.held = undefined;
-        this.books.dirtyHeld.add(token);
-        this.publish(book, held, undefined, true);
-      } else if (book.last) {
-        // Re-sent as it was: its seq is already issued (and in history).
-        this.sendTick(book, book.last, true);
-      }
-    }
-    // Lists are cut short: a request may name 10,000 tokens.
-    const reply = this.paused.reply;
-    this.log.info({
-      cmd, tokens: tokens ? tokens.slice(0, 50) : 'all', named: tokens?.length, changed,
-      paused: reply === 'all' ? reply : reply.slice(0, 50), pausedCount: reply === 'all' ? undefined : reply.length,
-    }, cmd === 'pause' ? 'feeds paused' : 'feeds resumed');
-    return { ok: true, paused: reply };
-  }
-
-  /** Every token a status change may concern: known to the feed or wanted by some gateway. */
-  private *knownTokens(): Iterable<number> {
-    yield* this.books.keys();
-    for (const t of this.demand) if (!this.books.has(t)) yield t;
   }
 
   /**

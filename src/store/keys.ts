@@ -63,7 +63,7 @@ export const Keys = {
    * pub/sub channel for cross-worker session actions: a revoked session (logout, refresh-token
    * reuse) and REST subscriptions. Operator messages (`notify`, `announce`, `disconnect`) do not
    * use it: the ingester broadcasts them to every worker over ZeroMQ (see `operatorBroadcast` in
-   * ingester.ts).
+   * src/ingester/control-commands.ts).
    */
   bus: 'tg:bus',
   /** pub/sub channel of one gateway instance: replies to the requests it published on `bus` */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatReply, parseCtlArgs } from '../../src/ctl/ctl.ts';
-import { staleScanEveryMs } from '../../src/ingester/ingester.ts';
+import { staleScanEveryMs } from '../../src/ingester/stale-scan.ts';
 import { MAX_CONTROL_REQUEST_BYTES, parseControlRequest, readControlReply, readOperatorBroadcast } from '../../src/protocol/control.ts';
 import { tokenOfTopic, workerTopic } from '../../src/protocol/topics.ts';
 
