@@ -5,6 +5,7 @@
  * subscribed, status, …) are parsed. The same code talks to tickgate and to the bare baseline:
  * both answer a `subscribe` with `subscribed` and write ticks in the same shape.
  */
+import type { Mode } from '../protocol/tick.ts';
 import WebSocket from 'ws';
 import { LatencyHistogram, type HistogramSnapshot } from './latency-histogram.ts';
 import { isSnapshot, isTick, readUint, TOKEN_AT, tsDigitsAt } from './tick-bytes.ts';
@@ -28,7 +29,7 @@ export interface PoolConnection {
 export interface ConnectOptions {
   /** `ws://127.0.0.1:<port>/ws` */
   url: string;
-  mode: 'ltp' | 'quote' | 'full';
+  mode: Mode;
   /** Sockets opening at the same time (Infinity: all at once, the storm). */
   concurrency: number;
   timeoutMs: number;

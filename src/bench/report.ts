@@ -4,6 +4,7 @@
  * comparison across runs. Ratios put tickgate next to the bare uWebSockets.js baseline measured on
  * the same feed in the same run.
  */
+import type { Mode } from '../protocol/tick.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +20,7 @@ export interface Measurement {
   connections: number;
   tokens: number;
   tokensPerConnection: number;
-  mode: 'ltp' | 'quote' | 'full';
+  mode: Mode;
   windowS: number;
   offeredTicksPerSec: number;
   /** What the feed actually published during the window. */

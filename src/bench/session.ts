@@ -4,6 +4,7 @@
  * windows taken on demand. A scenario opens one session per server, one after the other (never
  * both at once: they would share the machine's cores), and closes each, whatever happened.
  */
+import type { Mode } from '../protocol/tick.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientFleet, type FleetConnect } from './client-fleet.ts';
 import type { FeedPublisher } from './feed-publisher.ts';
@@ -29,7 +30,7 @@ export interface Shape {
   tokens: number;
   /** Tokens per socket: a block of consecutive tokens, shifted by this much per socket. */
   tokensPerConnection: number;
-  mode: 'ltp' | 'quote' | 'full';
+  mode: Mode;
   /** Sockets that subscribe to every token instead (the stalled readers' heavy watchers). */
   everyToken?: (i: number) => boolean;
 }
