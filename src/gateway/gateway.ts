@@ -34,6 +34,9 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** How long a starting worker waits for Redis before it listens anyway. */
+const REDIS_READY_WAIT_MS = 5_000;
+
 export async function startGateway(config: Config, jwtSecret: string, log: Logger): Promise<Gateway> {
   assertNativeUws();
   if (!config.redisUrl) throw new Error('REDIS_URL is required for a gateway (`tickgate start` runs an embedded Redis)');
@@ -81,6 +84,18 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
   sessionSockets.start();
   metricsPublisher.start();
 
+  // Redis commands fail fast while it is not connected (no offline queue), so a worker that
+  // listened at once would answer its first requests 503 while its siblings on the same port
+  // (SO_REUSEPORT) answer them normally. Wait for the connection, but only so long: with Redis
+  // down the worker still listens and answers 503 `unavailable`, as it must.
+  if (redis.status !== 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => redis.once('ready', () => resolve())),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, REDIS_READY_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+  }
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
   });
