@@ -9,6 +9,7 @@ import { AccessTokens } from '../auth/tokens.ts';
 import { CloseCodes } from '../protocol/close-codes.ts';
 import { connectRedis } from '../store/redis.ts';
 import { Bus } from './bus.ts';
+import { CorkCarrier } from './cork-carrier.ts';
 import type { GatewayContext } from './context.ts';
 import { closeOffsets, readyzGraceMs, reconnectAfterMs } from './drain.ts';
 import { gatewayMetrics } from './gateway-metrics.ts';
@@ -74,8 +75,9 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
     bus, sessionSockets,
     draining: () => draining,
   };
+  const carrier = await CorkCarrier.open(log);
   const stopSocketChecks = registerSocketRoute({
-    config, app, redis, link, log, registry, tokens: ctx.tokens, leases: sessionSockets, workerId: ctx.workerId,
+    config, app, redis, link, log, registry, tokens: ctx.tokens, leases: sessionSockets, workerId: ctx.workerId, carrier,
   });
   registerMetricsRoute(app, redis, metricsPublisher, log);
   registerSessionRoutes(ctx);
@@ -137,6 +139,7 @@ export async function startGateway(config: Config, jwtSecret: string, log: Logge
       closing ??= (async () => {
         await drain();
         stopSocketChecks();
+        carrier.close();
         link.close();
         sessionSockets.close();
         // The final totals stay visible to the other workers' /metrics until the snapshot expires.

@@ -18,6 +18,7 @@ import { hasRateBudget } from '../../actors/connection-rules.ts';
 import { CloseCodes } from '../protocol/close-codes.ts';
 import type { Limits } from '../protocol/server-messages.ts';
 import type { IngestLink } from './ingest-link.ts';
+import type { CorkCarrier } from './cork-carrier.ts';
 import type { SessionSockets } from './session-sockets.ts';
 import { sendMessage, type Socket, type SocketData, type SocketRegistry } from './socket-model.ts';
 import { catchUp, conflate, releaseAllHolds, subscribe, unsubscribe } from './subscription-join.ts';
@@ -65,11 +66,12 @@ export interface SocketRouteDeps {
   log: Logger;
   /** This worker's id as clients see it in `welcome`. */
   workerId: string;
+  carrier: CorkCarrier;
 }
 
 /** Registers `/ws`; returns a function that stops the worker's periodic socket checks. */
 export function registerSocketRoute(deps: SocketRouteDeps): () => void {
-  const { config, app, redis, tokens, link, leases, registry, log } = deps;
+  const { config, app, redis, tokens, link, leases, registry, log, carrier } = deps;
   const limits: Limits = {
     max_tokens_per_socket: config.maxTokensPerSocket,
     max_frame_bytes: MAX_FRAME_BYTES,
@@ -117,7 +119,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
     closeOnBackpressureLimit: 1,
     compression: uws.DISABLED,
 
-    upgrade: upgradeHandler({ config, redis, tokens, leases, registry, log }),
+    upgrade: upgradeHandler({ config, redis, tokens, leases, registry, log, carrier }),
 
     open: (ws) => {
       const d = ws.getUserData();

@@ -14,8 +14,9 @@ import { ErrorCodes, type ErrorCode } from '../protocol/error-codes.ts';
 import { bearerToken, statusLine } from './http.ts';
 import { clientIp, trustedProxiesOf } from './client-ip.ts';
 import { originAllowed } from './limits.ts';
+import type { CorkCarrier } from './cork-carrier.ts';
 import type { SessionSockets } from './session-sockets.ts';
-import type { Socket, SocketData, SocketRegistry } from './socket-model.ts';
+import type { SocketData, SocketRegistry } from './socket-model.ts';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from './uws.ts';
 import { countHttpError } from './event-counts.ts';
 import { passIpGate, passSessionGate } from './upgrade-gates.ts';
@@ -27,6 +28,8 @@ export interface UpgradeDeps {
   leases: SessionSockets;
   registry: SocketRegistry;
   log: Logger;
+  /** The worker's own socket whose cork every upgrade runs in (cork-carrier.ts). */
+  carrier: CorkCarrier;
 }
 
 /** Everything the upgrade needs from `req`, copied before the first await (uWS frees `req`). */
@@ -43,7 +46,7 @@ interface UpgradeRequest {
 
 /** The uWS `upgrade` handler for `/ws`. */
 export function upgradeHandler(deps: UpgradeDeps) {
-  const { config, redis, tokens, leases, registry, log } = deps;
+  const { config, redis, tokens, leases, registry, log, carrier } = deps;
 
   let pending = 0;
 
@@ -105,7 +108,7 @@ export function upgradeHandler(deps: UpgradeDeps) {
           expiresAt: auth.expiresAt, closed: false, reportedBytes: 0,
         };
         admitted = true;
-        upgradeCorked(r, () => r.upgrade(data, hd.key, hd.protocol, hd.extensions, uwsContext), registry.any());
+        upgradeCorked(r, () => r.upgrade(data, hd.key, hd.protocol, hd.extensions, uwsContext), carrier.current ?? registry.any());
       } finally {
         // A refused or abandoned upgrade gives its IP place back; an open socket does so on close.
         if (!admitted) leases.releaseIp(hd.ip, connId);
@@ -133,9 +136,10 @@ function refuse(res: HttpResponse, code: ErrorCode, extraHeaders: Record<string,
  * WebSocket, and now and then closes it (1006 right after the 101) or arms an HTTP timeout on it.
  * Inside another open socket's cork, `res.cork` only runs its callback — uWS.js still counts the
  * writes as corked, so no warning — and the epilogue that follows is the carrier's own, which is
- * sound. Only a worker's very first socket has no carrier and takes the plain path.
+ * sound. The carrier is the worker's own socket (cork-carrier.ts); only while it is being reopened
+ * does an open client socket stand in, and with none at all the plain path is the last resort.
  */
-function upgradeCorked(res: HttpResponse, upgrade: () => void, carrier: Socket | undefined): void {
+function upgradeCorked(res: HttpResponse, upgrade: () => void, carrier: { cork(cb: () => void): unknown } | undefined): void {
   if (carrier) carrier.cork(() => res.cork(upgrade));
   else res.cork(upgrade);
 }
