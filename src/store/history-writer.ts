@@ -155,9 +155,10 @@ export class HistoryWriter {
   }
 
   /**
-   * Drops the references to ticks already taken. Emptied at once when everything was taken (the
-   * usual case): kept until 4,096 had piled up, written ticks and the feed buffers they hold stayed
-   * reachable for ~0.4 s at 10,000 ticks/s, long enough to be promoted to the old generation.
+   * Drops the references to ticks already taken: at once when a batch took everything (the usual
+   * case), since waiting for 4,096 taken entries would keep written ticks and the feed buffers
+   * they hold reachable for ~0.4 s at 10,000 ticks/s, long enough to be promoted to the old
+   * generation (and to bring full collections).
    */
   private compact(): void {
     if (this.head === this.queue.length) {
