@@ -11,6 +11,7 @@ import { runTap } from './ctl/tap.ts';
 import { Simulator } from './feed/simulator.ts';
 import { startGateway } from './gateway/gateway.ts';
 import { tuneGatewayHeap } from './gateway/heap.ts';
+import { tuneIngesterHeap } from './ingester/heap.ts';
 import { Ingester } from './ingester/ingester.ts';
 import { ingesterMetrics } from './ingester/ingester-metrics.ts';
 import { MetricsPublisher } from './metrics/snapshots.ts';
@@ -63,6 +64,7 @@ function requireRedisUrl(config: Config, role: string): string {
 async function runIngester(config: Config) {
   refuseOpenBinds(config); // before anything connects: a refused start leaves nothing behind
   const log = createLogger(config.logLevel, 'ingester');
+  tuneIngesterHeap();
   const redis = connectRedis(requireRedisUrl(config, 'ingester'), log, 'ingester');
   await waitReady(redis, 15_000);
   const ing = await Ingester.start(config, redis, log);
