@@ -77,7 +77,10 @@ test('forced drops (INGEST_HWM=1, a burst of 6,000 ticks): every subscriber gets
   ctx.diagnostic(`issued ${issued} seqs over the warm-up and the 6,000-tick burst, gateway received ${link.ticksIn}; ` +
     `stats delta: gapsDetected ${stats.gapsDetected - before.gapsDetected}, ticksRecovered ${stats.ticksRecovered - before.ticksRecovered}, ` +
     `gapMessages ${stats.gapMessages - before.gapMessages}, ticksLost ${lost}, duplicates ${stats.duplicates - before.duplicates}, heldOverflow ${stats.heldOverflow - before.heldOverflow}`);
-  assert.ok(stats.gapsDetected > before.gapsDetected, 'drops happened at the gateway SUB and were detected');
+  // Drops are found either by a jump mid-burst (gapsDetected) or, when nothing got through after
+  // them (a loaded machine can make the SUB lose all but the first ticks), by the quiet-token
+  // check at the end; either way each missing tick is recovered or named by a gap (above).
+  assert.ok(link.ticksIn < issued, `drops happened at the gateway SUB (received ${link.ticksIn} of ${issued})`);
   assert.ok(stats.ticksRecovered - before.ticksRecovered + lost > 0, 'and were recovered or reported');
 });
 
