@@ -132,9 +132,16 @@ interface Publisher { child: ChildProcess; setRate(r: number): void; report(): P
 
 async function startPublisher(endpoint: string): Promise<Publisher> {
   const child = fork(SELF, ['--publisher'], { execArgv: ['--import', TSX_LOADER], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // One exit listener for the publisher's life (one per request piled up: a MaxListeners warning
+  // after ten rate steps); it fails whichever request is waiting.
+  let waiting: ((err: Error) => void) | undefined;
+  child.once('exit', (c) => waiting?.(new Error(`publisher exited (${c})`)));
   const next = () => new Promise<any>((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (c) => reject(new Error(`publisher exited (${c})`)));
+    waiting = reject;
+    child.once('message', (m) => {
+      waiting = undefined;
+      resolve(m);
+    });
   });
   const ready = next();
   child.send({ bind: endpoint });
