@@ -7,5 +7,6 @@ COPY config ./config
 COPY actors ./actors
 COPY src ./src
 COPY bin ./bin
-ENV NODE_ENV=production LOG_LEVEL=info
+# Two malloc arenas: ~45 MiB less RSS per gateway process (src/start/malloc-arenas.ts).
+ENV NODE_ENV=production LOG_LEVEL=info MALLOC_ARENA_MAX=2
 ENTRYPOINT ["node", "bin/tickgate.js"]

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { gatewayNodeFlags } from '../gateway/heap.ts';
+import { withMallocArenas } from '../start/malloc-arenas.ts';
 import { freePort, startEmbeddedRedis, type EmbeddedRedis } from '../start/embedded-redis.ts';
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'main.ts');
@@ -132,7 +133,8 @@ export async function startServers(opts: ServersOptions): Promise<Servers> {
   const redis = await startEmbeddedRedis(path.join(opts.dir, 'redis'));
   track(redis.child);
   const [port, ingestPort, controlPort] = [await freePort(), await freePort(), await freePort()];
-  const env: NodeJS.ProcessEnv = {
+  // As `tickgate start` runs them (malloc-arenas.ts), so the bench measures what ships.
+  const env: NodeJS.ProcessEnv = withMallocArenas({
     ...process.env,
     REDIS_URL: redis.url,
     JWT_SECRET: randomBytes(36).toString('base64url'),
@@ -152,7 +154,7 @@ export async function startServers(opts: ServersOptions): Promise<Servers> {
     MAX_CONNS: '10000000',
     DRAIN_MS: '1000',
     ...opts.env,
-  };
+  });
   const ingester = spawnRole('ingester', env);
   const gateway = spawnRole('gateway', env);
   let stopping = false;

@@ -18,6 +18,7 @@ import { resolveJwtSecret } from '../auth/secret.ts';
 import { createLogger } from '../log.ts';
 import { MetricsPublisher, processGauges } from '../metrics/snapshots.ts';
 import { gatewayNodeFlags } from '../gateway/heap.ts';
+import { withMallocArenas } from './malloc-arenas.ts';
 import { connectRedis } from '../store/redis.ts';
 import { startEmbeddedRedis } from './embedded-redis.ts';
 import { isRunning, signalGroup, SupervisedChild, type ChildSpec, type RestartReport } from './supervised-child.ts';
@@ -172,7 +173,7 @@ export async function runStart(config: Config, dataDir: string): Promise<() => P
       redisUrl = `redis://127.0.0.1:${port}`;
       say(`redis-server started on ${redisUrl} (data in ${dir}, AOF on)`);
     }
-    const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, JWT_SECRET: resolveJwtSecret(config, dataDir) };
+    const env: NodeJS.ProcessEnv = withMallocArenas({ ...process.env, REDIS_URL: redisUrl, JWT_SECRET: resolveJwtSecret(config, dataDir) });
 
     // Restarts show in every worker's /metrics: the supervisor publishes them like a worker does.
     const log = createLogger(config.logLevel, 'supervisor');

@@ -23,7 +23,7 @@ import { TestClient } from '../helpers/ws-client.ts';
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const hasNginx = spawnSync('nginx', ['-v'], { stdio: 'ignore' }).error === undefined;
 /** The Dockerfile's ENV and ENTRYPOINT. */
-const IMAGE_ENV = { NODE_ENV: 'production', LOG_LEVEL: 'info' };
+const IMAGE_ENV = { NODE_ENV: 'production', LOG_LEVEL: 'info', MALLOC_ARENA_MAX: '2' };
 const ENTRYPOINT = [process.execPath, path.join(ROOT, 'bin', 'tickgate.js')];
 
 const tcpOpen = (port: number) => new Promise<boolean>((resolve) => {
