@@ -5,8 +5,8 @@
  * right after its 101).
  *
  * Borrowing "some open client socket" for that left a worker's first socket — and the first after
- * every client had gone — on the unsafe path: the compose test saw a gateway's first socket
- * dropped before its welcome. So each worker connects to itself once at start: a private uWS app
+ * every client had gone — on the unsafe path (the compose test once saw a fresh gateway's first
+ * socket get no welcome, most likely that). So each worker connects to itself once at start: a private uWS app
  * (same event loop, so its socket's cork is the loop's cork) listens on a random loopback port,
  * accepts one upgrade that carries a random key — synchronously, inside its upgrade handler,
  * which is the safe path — and then stops listening. Nothing is ever sent on it.
