@@ -46,6 +46,17 @@ export class CorkCarrier {
     this.socket = undefined;
   }
 
+  /** Tries again after REOPEN_MS, and again after each failure, until the carrier is back. */
+  private reopenLater(): void {
+    setTimeout(() => {
+      if (this.closed) return;
+      this.connect().catch((err: unknown) => {
+        this.log.error({ err }, 'cork carrier could not reopen; trying again');
+        this.reopenLater();
+      });
+    }, REOPEN_MS).unref();
+  }
+
   private connect(): Promise<void> {
     const key = randomBytes(16).toString('hex');
     const app = uws.App();
@@ -83,9 +94,7 @@ export class CorkCarrier {
           this.socket = undefined;
           if (this.closed) return;
           this.log.warn('cork carrier socket closed; opening another');
-          setTimeout(() => {
-            if (!this.closed) this.connect().catch((err: unknown) => this.log.error({ err }, 'cork carrier could not reopen'));
-          }, REOPEN_MS).unref();
+          this.reopenLater();
         },
       });
       app.listen('127.0.0.1', 0, (s) => {
