@@ -119,6 +119,13 @@ async function main(argv: string[]): Promise<number> {
     process.removeAllListeners('disconnect');
     process.disconnect();
   }
+  // The signal handlers go in before the role starts: a SIGTERM that came while it was starting
+  // (binding, waiting for Redis) used to meet Node's default action and kill the process with
+  // nothing flushed; now it is remembered and the role stops cleanly as soon as it has started.
+  let early: NodeJS.Signals | undefined;
+  let onSignal = (sig: NodeJS.Signals): void => void (early ??= sig);
+  process.on('SIGINT', (sig) => onSignal(sig));
+  process.on('SIGTERM', (sig) => onSignal(sig));
   let stop: () => Promise<void>;
   try {
     stop = await entry.run(config);
@@ -132,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
   }
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const onSignal = (sig: NodeJS.Signals) => {
+    onSignal = (sig) => {
       if (stopping) return;
       stopping = true;
       stop().then(
@@ -143,8 +150,7 @@ async function main(argv: string[]): Promise<number> {
         },
       );
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    if (early) onSignal(early);
     // A child of `tickgate start` leads its own process group, so nothing reaches it if the
     // supervisor is killed outright: it notices being orphaned and stops itself.
     const supervisor = Number(process.env[SUPERVISOR_PID_ENV]);
