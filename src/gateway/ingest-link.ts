@@ -40,6 +40,17 @@ import type { TemplatedApp } from './uws.ts';
 export const LINK_FRESH_MS = 3_500;
 const LINK_CHECK_MS = 250;
 
+/**
+ * How many bytes of ticks may be published between two samples of the sockets' send buffers.
+ * The timer in ws-route.ts samples them, but a burst from the ingester is handled in one long run
+ * of promise continuations (each ZeroMQ receive resolves at once while messages are queued) that
+ * no timer interrupts: a socket that stopped reading went from nothing past uWS's 4 MiB limit
+ * unseen, and uWS dropped it. Checked after each tick, this bounds a socket's send buffer by the
+ * conflation threshold + this + one tick, far below that limit; it costs a sample per MiB
+ * published (about a millisecond for 19,000 sockets; at 10,000 ticks/s, ~10 a second).
+ */
+export const SEND_BUDGET_BYTES = 1024 * 1024;
+
 export interface BroadcastMessage { type: string; [k: string]: unknown }
 
 export interface IngestLinkOptions {
@@ -61,7 +72,10 @@ export interface IngestLinkOptions {
 
 export class IngestLink {
   ticksIn = 0;
-  readonly stats: LinkStats = { gapsDetected: 0, ticksRecovered: 0, gapMessages: 0, ticksLost: 0, duplicates: 0, heldOverflow: 0, ticksForwarded: 0, deliveries: [0, 0, 0] };
+  readonly stats: LinkStats = { gapsDetected: 0, ticksRecovered: 0, gapMessages: 0, ticksLost: 0, duplicates: 0, heldOverflow: 0, ticksForwarded: 0, deliveries: [0, 0, 0], bytesPublished: 0 };
+  /** Samples every socket's send buffer when a burst has published SEND_BUDGET_BYTES (ws-route.ts). */
+  onSendBudgetSpent: (() => void) | undefined;
+  private sendBudgetEnd = SEND_BUDGET_BYTES;
   /** Names this worker's own ZeroMQ topic, by which the ingester counts connected workers. */
   readonly linkId = randomUUID();
   private epochRaw: Buffer | undefined;
@@ -180,6 +194,7 @@ export class IngestLink {
           if (this.changeEpoch(tickMetaEpoch(meta), frames, stream)) return;
         }
         stream.onTick(frames);
+        if (this.stats.bytesPublished >= this.sendBudgetEnd) this.sendBudgetSpent();
       } else if (frames.length === 2) {
         stream.onStatus(frames, readStateOf(frames[1]!));
       }
@@ -196,6 +211,20 @@ export class IngestLink {
       if (msg.type === 'hb') return this.onHeartbeat(msg);
       this.opts.onBroadcast?.(msg);
     }
+  }
+
+  /**
+   * Send buffers were just sampled: the budget starts again. A socket found over the threshold
+   * conflates (gets nothing more from the topics), so until the next sample none can grow by more
+   * than what is published meanwhile.
+   */
+  sendBuffersSampled(): void {
+    this.sendBudgetEnd = this.stats.bytesPublished + SEND_BUDGET_BYTES;
+  }
+
+  private sendBudgetSpent(): void {
+    this.sendBuffersSampled();
+    this.onSendBudgetSpent?.();
   }
 
   private onHeartbeat(msg: BroadcastMessage): void {

@@ -43,6 +43,11 @@ export interface LinkStats {
   ticksForwarded: number;
   /** Messages those ticks became, per mode (ltp, quote, full): subscribers of the topic at publish time. */
   deliveries: [number, number, number];
+  /**
+   * Bytes of the tick frames published to the topics, all three modes summed: no socket's send
+   * buffer can have grown by more than this since it was last sampled (see SendBufferWatch).
+   */
+  bytesPublished: number;
 }
 
 /** Every how many forwarded ticks one feed-to-publish latency sample is taken (a power of two, minus one). */
@@ -171,6 +176,7 @@ export class TokenStream {
     app.publish(this.topics[0], frames[2]!);
     app.publish(this.topics[1], frames[3]!);
     app.publish(this.topics[2], frames[4]!);
+    this.deps.stats.bytesPublished += frames[2]!.length + frames[3]!.length + frames[4]!.length;
     this.counted(frames[2]!);
   }
 
@@ -189,6 +195,7 @@ export class TokenStream {
     this.seq = tick.seq;
     this.latest = enc;
     for (let i = 0; i < 3; i++) this.deps.app.publish(this.topics[i]!, enc[i]!);
+    this.deps.stats.bytesPublished += Buffer.byteLength(enc[0]) + Buffer.byteLength(enc[1]) + Buffer.byteLength(enc[2]);
     this.counted(enc[0]);
   }
 

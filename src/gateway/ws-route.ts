@@ -198,10 +198,15 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
   });
 
   // The send buffer only grows on the tick path, which must stay free of per-socket work, so it
-  // is sampled here instead; `drain` reports catching up as soon as it happens.
-  const flowTimer = setInterval(() => {
+  // is sampled here instead: on a timer, and whenever the link has published SEND_BUDGET_BYTES
+  // since the last sample (a burst runs without letting timers in). `drain` reports catching up
+  // as soon as it happens.
+  const sampleSendBuffers = () => {
+    link.sendBuffersSampled();
     for (const ws of registry.all()) reportBuffered(ws);
-  }, Math.min(1_000, Math.max(50, Math.floor(config.slowCloseMs / 4))));
+  };
+  link.onSendBudgetSpent = sampleSendBuffers;
+  const flowTimer = setInterval(sampleSendBuffers, Math.min(1_000, Math.max(50, Math.floor(config.slowCloseMs / 4))));
 
   /**
    * Tells the actor how much is buffered. Sockets with nothing buffered, now and at the last
@@ -259,6 +264,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
 
   return () => {
     clearInterval(flowTimer);
+    link.onSendBudgetSpent = undefined;
     wheel.close();
   };
 }
