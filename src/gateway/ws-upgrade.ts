@@ -20,6 +20,10 @@ import type { SocketData, SocketRegistry } from './socket-model.ts';
 import type { HttpRequest, HttpResponse, us_socket_context_t } from './uws.ts';
 import { countHttpError } from './event-counts.ts';
 import { passIpGate, passSessionGate } from './upgrade-gates.ts';
+import { UpgradeQueue } from './upgrade-queue.ts';
+
+/** Upgrades doing auth work at once per worker (upgrade-queue.ts); enough to keep Redis's pipeline full. */
+const UPGRADE_CONCURRENCY = 128;
 
 export interface UpgradeDeps {
   config: Config;
@@ -48,7 +52,7 @@ interface UpgradeRequest {
 export function upgradeHandler(deps: UpgradeDeps) {
   const { config, redis, tokens, leases, registry, log, carrier } = deps;
 
-  let pending = 0;
+  const queue = new UpgradeQueue(UPGRADE_CONCURRENCY);
 
   return (res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void => {
     const h: UpgradeRequest = {
@@ -67,13 +71,12 @@ export function upgradeHandler(deps: UpgradeDeps) {
     });
     // MAX_CONNS: this worker's open sockets plus upgrades in progress, before any Redis or token
     // work, so a flood of upgrades cannot make the worker do unbounded auth work either.
-    if (registry.size + pending >= config.maxConns) return refuse(res, 'server_full', { 'retry-after': '5' });
-    pending++;
-    upgrade(res, h, context).catch((err: unknown) => {
+    if (registry.size + queue.size >= config.maxConns) return refuse(res, 'server_full', { 'retry-after': '5' });
+    queue.enqueue(() => upgrade(res, h, context).catch((err: unknown) => {
       if (aborted) return;
       log.error({ err }, 'upgrade failed');
       refuse(res, 'unavailable');
-    }).finally(() => pending--);
+    }), () => !aborted);
 
     async function upgrade(r: HttpResponse, hd: UpgradeRequest, uwsContext: us_socket_context_t): Promise<void> {
       if (!originAllowed(hd.origin, hd.host, config.allowedOrigins)) return refuse(r, 'forbidden_origin');
