@@ -10,7 +10,7 @@ import { createActor, fromCallback, fromPromise } from 'xstate';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/index.ts';
-import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type ConnectionSettings, type VerifyAccessInput } from '../../actors/connection-machine.ts';
+import { connectionMachine, openingSnapshot, type AuthOutcome, type ConnectionEmitted, type ConnectionSettings, type VerifyAccessInput } from '../../actors/connection-machine.ts';
 import { authenticateAccess } from '../auth/authenticate.ts';
 import type { AccessTokens } from '../auth/tokens.ts';
 import { decodeClientMessage } from '../protocol/client-messages.ts';
@@ -123,10 +123,11 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
 
     open: (ws) => {
       const d = ws.getUserData();
-      const actor = createActor(machine, {
-        parent: connections,
-        input: { settings, expiresAt: d.expiresAt, userId: d.userId, sid: d.sid },
-      });
+      // Restored from the opening state every connection shares (openingSnapshot: the initial
+      // state is resolved once per worker, not per socket); its first wake is scheduled here.
+      const input = { settings, expiresAt: d.expiresAt, userId: d.userId, sid: d.sid };
+      const opening = openingSnapshot(input);
+      const actor = createActor(machine, { parent: connections, input, snapshot: opening.snapshot });
       d.actor = actor;
       actor.on('*', (e) => perform(ws, e as ConnectionEmitted));
       // An unobserved actor error is rethrown in a timer and would kill the worker. A failed actor
@@ -139,6 +140,7 @@ export function registerSocketRoute(deps: SocketRouteDeps): () => void {
       });
       registry.add(ws);
       actor.start();
+      wheel.schedule(d, opening.wakeAt);
       d.welcome = {
         type: 'welcome', conn_id: d.connId, user: d.username, worker: deps.workerId,
         heartbeat_ms: config.heartbeatMs, expires_at: d.expiresAt, limits,

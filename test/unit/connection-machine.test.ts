@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
-import { connectionMachine, type AuthOutcome, type ConnectionEmitted, type ConnectionInput, type ConnectionSettings, type VerifyAccessInput } from '../../actors/connection-machine.ts';
+import { connectionMachine, openingSnapshot, type AuthOutcome, type ConnectionEmitted, type ConnectionInput, type ConnectionSettings, type VerifyAccessInput } from '../../actors/connection-machine.ts';
 import { decodeClientMessage, type ClientMessage } from '../../src/protocol/client-messages.ts';
 import { CloseCodes } from '../../src/protocol/close-codes.ts';
 import { WakeWheel, type Sleeper } from '../../src/gateway/wake-wheel.ts';
@@ -20,7 +20,9 @@ function start(overrides: Partial<ConnectionSettings & Omit<ConnectionInput, 'se
     },
     expiresAt, userId, sid,
   };
-  const actor = createActor(machine, { input });
+  // Opened as the gateway opens them: restored from the shared opening state (see openingSnapshot).
+  const opening = openingSnapshot(input);
+  const actor = createActor(machine, { input, snapshot: opening.snapshot });
   // Time reaches the actor as the gateway delivers it: the wheel wakes it when it asked to be.
   const sleeper: Sleeper = {};
   const wheel = new WakeWheel(clock, () => clock.now(), () => actor.send({ type: 'clock.due' }));
@@ -32,6 +34,7 @@ function start(overrides: Partial<ConnectionSettings & Omit<ConnectionInput, 'se
   });
   actor.subscribe({ error: (err) => assert.fail(String(err)) });
   actor.start();
+  wheel.schedule(sleeper, opening.wakeAt);
   return { actor, clock, effects };
 }
 
@@ -424,4 +427,57 @@ test('in-band auth: a second auth while one is being verified is refused; every 
   const answers = sentOf(effects).map((m) => [m.type, 'id' in m ? m.id : undefined]);
   assert.deepEqual(answers, [['error', 2], ['auth_ok', 1]]);
   assert.equal(effects.some((e) => e.type === 'effect.sessionChanged'), false);
+});
+
+test('a connection opened from the shared opening state is the one a fresh start makes: same state, context, first wake and effects after', () => {
+  for (const [heartbeatMs, reauthLeadMs, expiresAt] of [[1_000, 30_000, 10_000_000], [60_000, 30_000, 20_000], [5_000, 0, 3_000]] as const) {
+    let now = 1_000;
+    const input: ConnectionInput = {
+      settings: { heartbeatMs, pongTimeoutMs: 500, maxTokens: 5, msgRate: 20, msgBurst: 40, reauthLeadMs, slowCloseMs: 10_000, slowThresholdBytes: 1_000, now: () => now },
+      expiresAt, userId: 'u1', sid: 's1',
+    };
+    const fresh = createActor(connectionMachine, { input });
+    const freshWakes: number[] = [];
+    const freshEffects: ConnectionEmitted[] = [];
+    fresh.on('*', (e) => ((e as ConnectionEmitted).type === 'effect.wake' ? freshWakes.push((e as { at: number }).at) : freshEffects.push(e as ConnectionEmitted)));
+    fresh.start();
+    const opening = openingSnapshot(input);
+    const restored = createActor(connectionMachine, { input, snapshot: opening.snapshot });
+    const restoredEffects: ConnectionEmitted[] = [];
+    restored.on('*', (e) => { if ((e as ConnectionEmitted).type !== 'effect.wake') restoredEffects.push(e as ConnectionEmitted); });
+    restored.start();
+    assert.deepEqual(restored.getSnapshot().value, fresh.getSnapshot().value);
+    assert.deepEqual(restored.getSnapshot().context, fresh.getSnapshot().context);
+    assert.equal(opening.wakeAt, freshWakes.at(-1), 'the first wake the entry actions asked for');
+    assert.deepEqual(freshEffects, [], 'a fresh start has no effect but its wake');
+    // The same events from here on give the same effects and states.
+    const events = [
+      { type: 'client.message', msg: msg({ op: 'subscribe', id: 1, tokens: [1, 2], mode: 'quote' }) },
+      { type: 'socket.buffered', bytes: 5_000 },
+      { type: 'client.message', msg: msg({ op: 'list', id: 2 }) },
+      { type: 'socket.buffered', bytes: 10 },
+      { type: 'clock.due' },
+      { type: 'client.frame' },
+    ] as const;
+    for (const e of events) {
+      now += 700;
+      fresh.send(e);
+      restored.send(e);
+      assert.deepEqual(restored.getSnapshot().value, fresh.getSnapshot().value);
+      assert.deepEqual(restored.getSnapshot().context, fresh.getSnapshot().context);
+    }
+    assert.deepEqual(restoredEffects, freshEffects);
+    assert.ok(freshEffects.length >= 4);
+  }
+});
+
+test('two connections opened from the shared opening state do not share their state', () => {
+  const a = start({ userId: 'a' });
+  const b = start({ userId: 'b' });
+  a.actor.send({ type: 'client.message', msg: msg({ op: 'subscribe', id: 1, tokens: [7], mode: 'full' }) });
+  assert.equal(a.actor.getSnapshot().context.subscriptions.size, 1);
+  assert.equal(b.actor.getSnapshot().context.subscriptions.size, 0);
+  a.actor.send({ type: 'socket.closed' });
+  assert.equal(a.actor.getSnapshot().status, 'done');
+  assert.equal(b.actor.getSnapshot().status, 'active');
 });
