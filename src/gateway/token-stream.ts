@@ -45,7 +45,7 @@ export interface LinkStats {
   deliveries: [number, number, number];
   /**
    * Bytes of the tick frames published to the topics, all three modes summed: no socket's send
-   * buffer can have grown by more than this since it was last sampled (see SendBufferWatch).
+   * buffer can have grown by more than this since it was last sampled (SEND_BUDGET_BYTES, ingest-link.ts).
    */
   bytesPublished: number;
 }

@@ -8,45 +8,37 @@
  * was refused 503 `unavailable` with Redis healthy. Queued, each reply is read as it arrives, the
  * worker's live sockets keep being served between upgrades, and the storm's garbage (promise
  * chains, half-verified claims) stays a few hundred upgrades deep. A queued request whose client
- * went away is skipped when its turn comes (`run` is not called).
+ * went away is skipped when its turn comes (its work never starts).
  */
 export class UpgradeQueue {
   private running = 0;
-  private readonly waiting: (() => void)[] = [];
-  private head = 0;
+  /** FIFO; V8's shift() on a packed array is a constant-time left trim. */
+  private readonly waiting: { work: () => Promise<void>; stillWanted: () => boolean }[] = [];
 
   constructor(readonly limit: number) {}
 
   /** Upgrades running or waiting. */
   get size(): number {
-    return this.running + this.waiting.length - this.head;
+    return this.running + this.waiting.length;
   }
 
   /** Runs `work` once a place is free; `stillWanted` is asked at that moment. */
   enqueue(work: () => Promise<void>, stillWanted: () => boolean): void {
-    const start = () => {
-      if (!stillWanted()) return this.next();
+    this.waiting.push({ work, stillWanted });
+    this.next();
+  }
+
+  /** Starts waiting work while places are free, skipping what is no longer wanted (a loop, not recursion: thousands may have gone away). */
+  private next(): void {
+    while (this.running < this.limit) {
+      const job = this.waiting.shift();
+      if (!job) return;
+      if (!job.stillWanted()) continue;
       this.running++;
-      work().finally(() => {
+      job.work().finally(() => {
         this.running--;
         this.next();
       });
-    };
-    if (this.running < this.limit) start();
-    else this.waiting.push(start);
-  }
-
-  private next(): void {
-    if (this.head >= this.waiting.length) return;
-    const start = this.waiting[this.head]!;
-    this.waiting[this.head++] = noop;
-    // Compact now and then: the array is a FIFO with a moving head.
-    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
-      this.waiting.splice(0, this.head);
-      this.head = 0;
     }
-    start();
   }
 }
-
-function noop(): void {}

@@ -59,11 +59,27 @@ test('a failing piece of work frees its place too', async () => {
   assert.equal(q.size, 0);
 });
 
-test('thousands queued: every one runs once, in order, with the head compacted along the way', async () => {
+test('thousands queued: every one runs once, in order', async () => {
   const q = new UpgradeQueue(3);
   const order: number[] = [];
   for (let i = 0; i < 5000; i++) q.enqueue(async () => { order.push(i); }, () => true);
   for (let i = 0; i < 50 && q.size > 0; i++) await settle();
   assert.equal(q.size, 0);
   assert.deepEqual(order, Array.from({ length: 5000 }, (_, i) => i));
+});
+
+test('thousands of queued upgrades whose clients went away are skipped without deepening the stack', async () => {
+  const q = new UpgradeQueue(1);
+  const log: string[] = [];
+  const a = work(log, 'a');
+  q.enqueue(a.run, () => true);
+  for (let i = 0; i < 50_000; i++) q.enqueue(async () => { log.push('aborted one ran'); }, () => false);
+  const z = work(log, 'z');
+  q.enqueue(z.run, () => true);
+  a.finish();
+  await settle();
+  assert.deepEqual(log, ['start a', 'end a', 'start z']);
+  z.finish();
+  await settle();
+  assert.equal(q.size, 0);
 });
