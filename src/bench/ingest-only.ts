@@ -1,7 +1,7 @@
 /**
  * What the ingester alone costs per tick, and how many ticks per second one ingester core sustains.
  * Run: `npx tsx src/bench/ingest-only.ts [--quick] [--rates 10000,50000] [--seconds 5] [--cpu-prof DIR]
- * [--history-size N] [--subscribe-all]`.
+ * [--history-size N] [--subscribe-all] [--no-baseline]`.
  *
  * Setup: a private redis-server; a real `tickgate ingester` child (default HISTORY_SIZE, so the
  * history writes are included; no gateway, so nothing subscribes to the XPUB); and a feed
@@ -36,6 +36,7 @@ import { cpuSeconds } from './proc-stats.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const MAIN = path.join(path.dirname(SELF), '..', 'main.ts');
+const BARE_RELAY = path.join(path.dirname(SELF), 'bare-relay.ts');
 const TSX_LOADER = import.meta.resolve('tsx');
 const TOKENS = 50;
 /** Distinct pre-encoded ticks per token: enough that values vary like a live feed. */
@@ -74,6 +75,10 @@ export interface IngestOnlyResult {
   /** One core's worth of ticks at the CPU cost measured at 10,000 ticks/s (1e6 / µs per tick). */
   perCoreAt10kCostPerS: number | undefined;
   steps: IngestOnlyStep[];
+  /** The bare relay on the same feed and rates, run right after the ingester (absent with `baseline: false`). */
+  relay: RelayResult | undefined;
+  /** Ingester µs per tick at 10,000 ticks/s over the relay's: how much dearer than the transport alone. */
+  ratioToRelayAt10k: number | undefined;
   loadAverage: number[];
 }
 
@@ -167,6 +172,26 @@ export interface IngestOnlyOptions {
   historySize?: number;
   /** A raw SUB subscribed to every token, so the ingester encodes and sends every tick. */
   subscribeAll?: boolean;
+  /** Also run the bare zeromq.js relay (bare-relay.ts) on the same feed and rates (default true). */
+  baseline?: boolean;
+}
+
+/** The bare relay's step at one offered rate: what moving the feed through zeromq.js alone costs. */
+export interface RelayStep {
+  offeredPerS: number;
+  publishedPerS: number;
+  receivedPerS: number;
+  /** Messages it forwarded per second (0 when nothing subscribes). */
+  sentPerS: number;
+  relayCores: number;
+  relayUsPerTick: number;
+  keptUp: boolean;
+}
+
+export interface RelayResult {
+  steps: RelayStep[];
+  at10k: RelayStep | undefined;
+  maxSustainedPerS: number;
 }
 
 export async function runIngestOnly(opts: IngestOnlyOptions = {}): Promise<IngestOnlyResult> {
@@ -187,17 +212,7 @@ export async function runIngestOnly(opts: IngestOnlyOptions = {}): Promise<Inges
   const profArgs = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), ...(process.env.INGESTER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
   const pubr = await startPublisher(feedEndpoint);
   const ingester = spawn(process.execPath, [...profArgs, '--import', TSX_LOADER, MAIN, 'ingester'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-  const sub = opts.subscribeAll ? new zmq.Subscriber({ receiveHighWaterMark: 1_000_000 }) : undefined;
-  let received = 0;
-  if (sub) {
-    sub.connect(env.INGEST_BIND!);
-    sub.subscribe(Buffer.from([TOKEN_TOPIC_PREFIX]));
-    void (async () => {
-      try {
-        for await (const _ of sub) received++;
-      } catch { /* closed */ }
-    })();
-  }
+  const counter = opts.subscribeAll ? subscribeAll(env.INGEST_BIND!) : undefined;
   const status = async () => JSON.parse(await controlRequest(env.CONTROL_BIND, JSON.stringify({ cmd: 'status' }), 5_000)) as { ticks_in: number; ticks_out: number };
   const historyTop = async () => {
     const p = redis.pipeline();
@@ -211,47 +226,53 @@ export async function runIngestOnly(opts: IngestOnlyOptions = {}): Promise<Inges
   };
   const steps: IngestOnlyStep[] = [];
   let ticksOut = 0;
+  let relay: RelayResult | undefined;
   try {
-    for (let i = 0; ; i++) {
-      try { await status(); break; } catch { if (i > 60) throw new Error('the ingester did not start'); await sleep(500); }
+    try {
+      for (let i = 0; ; i++) {
+        try { await status(); break; } catch { if (i > 60) throw new Error('the ingester did not start'); await sleep(500); }
+      }
+      for (const rate of rates) {
+        pubr.setRate(rate);
+        await sleep(warmS * 1_000);
+        const sample = async () => ({
+          t: performance.now(), st: await status(), got: counter?.received() ?? 0, pub: await pubr.report(), ing: cpuSeconds(ingester.pid!),
+          pubCpu: cpuSeconds(pubr.child.pid!), redis: redisCpu(await redis.info('cpu')),
+        });
+        const a = await sample();
+        await sleep(durationS * 1_000);
+        const b = await sample();
+        const secs = (b.t - a.t) / 1_000;
+        const out = b.st.ticks_out - a.st.ticks_out;
+        const historyLag = historySize > 0 ? b.st.ticks_out - (await historyTop()) : 0;
+        const s: IngestOnlyStep = {
+          offeredPerS: rate,
+          publishedPerS: Math.round((b.pub - a.pub) / secs),
+          ticksInPerS: Math.round((b.st.ticks_in - a.st.ticks_in) / secs),
+          ticksOutPerS: Math.round(out / secs),
+          ingesterCores: +((b.ing - a.ing) / secs).toFixed(3),
+          ingesterUsPerTick: +(((b.ing - a.ing) / out) * 1e6).toFixed(2),
+          publisherCores: +((b.pubCpu - a.pubCpu) / secs).toFixed(3),
+          redisCores: +((b.redis - a.redis) / secs).toFixed(3),
+          redisUsPerTick: +(((b.redis - a.redis) / out) * 1e6).toFixed(2),
+          receivedPerS: Math.round((b.got - a.got) / secs),
+          historyLag,
+          keptUp: false,
+        };
+        s.keptUp = s.ticksOutPerS >= KEEP_UP_RATIO * s.publishedPerS && s.publishedPerS >= KEEP_UP_RATIO * rate && historyLag < rate;
+        steps.push(s);
+        if (!s.keptUp) break;
+      }
+      ticksOut = (await status()).ticks_out;
+    } finally {
+      counter?.close();
+      ingester.kill('SIGTERM');
+      await new Promise((r) => ingester.once('exit', r));
     }
-    for (const rate of rates) {
-      pubr.setRate(rate);
-      await sleep(warmS * 1_000);
-      const sample = async () => ({
-        t: performance.now(), st: await status(), got: received, pub: await pubr.report(), ing: cpuSeconds(ingester.pid!),
-        pubCpu: cpuSeconds(pubr.child.pid!), redis: redisCpu(await redis.info('cpu')),
-      });
-      const a = await sample();
-      await sleep(durationS * 1_000);
-      const b = await sample();
-      const secs = (b.t - a.t) / 1_000;
-      const out = b.st.ticks_out - a.st.ticks_out;
-      const historyLag = historySize > 0 ? b.st.ticks_out - (await historyTop()) : 0;
-      const s: IngestOnlyStep = {
-        offeredPerS: rate,
-        publishedPerS: Math.round((b.pub - a.pub) / secs),
-        ticksInPerS: Math.round((b.st.ticks_in - a.st.ticks_in) / secs),
-        ticksOutPerS: Math.round(out / secs),
-        ingesterCores: +((b.ing - a.ing) / secs).toFixed(3),
-        ingesterUsPerTick: +(((b.ing - a.ing) / out) * 1e6).toFixed(2),
-        publisherCores: +((b.pubCpu - a.pubCpu) / secs).toFixed(3),
-        redisCores: +((b.redis - a.redis) / secs).toFixed(3),
-        redisUsPerTick: +(((b.redis - a.redis) / out) * 1e6).toFixed(2),
-        receivedPerS: Math.round((b.got - a.got) / secs),
-        historyLag,
-        keptUp: false,
-      };
-      s.keptUp = s.ticksOutPerS >= KEEP_UP_RATIO * s.publishedPerS && s.publishedPerS >= KEEP_UP_RATIO * rate && historyLag < rate;
-      steps.push(s);
-      if (!s.keptUp) break;
-    }
-    ticksOut = (await status()).ticks_out;
+    // The same rates, stopping where the relay itself stops keeping up (it may go further).
+    if (opts.baseline !== false && steps.length > 0) relay = await runRelay(pubr, feedEndpoint, rates, { durationS, warmS, subscribeAll: opts.subscribeAll === true });
   } finally {
-    sub?.close();
     pubr.child.send({ stop: true });
-    ingester.kill('SIGTERM');
-    await new Promise((r) => ingester.once('exit', r));
     redis.disconnect();
     await server.stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -260,10 +281,76 @@ export async function runIngestOnly(opts: IngestOnlyOptions = {}): Promise<Inges
   const at10k = steps.find((s) => s.offeredPerS === 10_000);
   return {
     tokens: TOKENS, historySize, durationS, steps, ticksOut, loadAverage: os.loadavg().map((l) => +l.toFixed(2)),
-    at10k,
+    at10k, relay,
+    ratioToRelayAt10k: at10k && relay?.at10k ? +(at10k.ingesterUsPerTick / relay.at10k.relayUsPerTick).toFixed(2) : undefined,
     perCoreAt10kCostPerS: at10k ? Math.round(1e6 / at10k.ingesterUsPerTick) : undefined,
     maxSustainedPerS: kept.length ? Math.max(...kept.map((s) => s.offeredPerS)) : 0,
   };
+}
+
+/** A raw SUB on every token topic of `endpoint`, counting what it receives. */
+function subscribeAll(endpoint: string): { received(): number; close(): void } {
+  const sub = new zmq.Subscriber({ receiveHighWaterMark: 1_000_000 });
+  let received = 0;
+  sub.connect(endpoint);
+  sub.subscribe(Buffer.from([TOKEN_TOPIC_PREFIX]));
+  void (async () => {
+    try {
+      for await (const _ of sub) received++;
+    } catch { /* closed */ }
+  })();
+  return { received: () => received, close: () => sub.close() };
+}
+
+/** The bare relay (bare-relay.ts) on the publisher's feed, stepped through `rates` like the ingester. */
+async function runRelay(pubr: Publisher, feedEndpoint: string, rates: number[], o: { durationS: number; warmS: number; subscribeAll: boolean }): Promise<RelayResult> {
+  pubr.setRate(0);
+  const bind = `tcp://127.0.0.1:${await freePort()}`;
+  const child = fork(BARE_RELAY, [feedEndpoint, bind], { execArgv: ['--import', TSX_LOADER], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (c) => reject(new Error(`bare relay exited (${c})`))));
+  exited.catch(() => undefined);
+  const reply = <T>(): Promise<T> => Promise.race([new Promise<T>((resolve) => child.once('message', (m) => resolve(m as T))), exited]);
+  const counter = o.subscribeAll ? subscribeAll(bind) : undefined;
+  const steps: RelayStep[] = [];
+  try {
+    await reply<{ bound: true }>();
+    const report = () => {
+      const r = reply<{ received: number; sent: number }>();
+      child.send({ report: true });
+      return r;
+    };
+    for (const rate of rates) {
+      pubr.setRate(rate);
+      await sleep(o.warmS * 1_000);
+      const sample = async () => ({ t: performance.now(), r: await report(), pub: await pubr.report(), cpu: cpuSeconds(child.pid!) });
+      const a = await sample();
+      await sleep(o.durationS * 1_000);
+      const b = await sample();
+      const secs = (b.t - a.t) / 1_000;
+      const received = b.r.received - a.r.received;
+      const s: RelayStep = {
+        offeredPerS: rate,
+        publishedPerS: Math.round((b.pub - a.pub) / secs),
+        receivedPerS: Math.round(received / secs),
+        sentPerS: Math.round((b.r.sent - a.r.sent) / secs),
+        relayCores: +((b.cpu - a.cpu) / secs).toFixed(3),
+        relayUsPerTick: +(((b.cpu - a.cpu) / received) * 1e6).toFixed(2),
+        keptUp: false,
+      };
+      s.keptUp = s.receivedPerS >= KEEP_UP_RATIO * s.publishedPerS && s.publishedPerS >= KEEP_UP_RATIO * rate
+        && (!o.subscribeAll || s.sentPerS >= KEEP_UP_RATIO * s.receivedPerS);
+      steps.push(s);
+      if (!s.keptUp) break;
+    }
+  } finally {
+    pubr.setRate(0);
+    counter?.close();
+    child.send({ stop: true });
+    await Promise.race([exited.catch(() => undefined), sleep(5_000)]);
+    child.kill('SIGKILL');
+  }
+  const kept = steps.filter((s) => s.keptUp);
+  return { steps, at10k: steps.find((s) => s.offeredPerS === 10_000), maxSustainedPerS: kept.length ? Math.max(...kept.map((s) => s.offeredPerS)) : 0 };
 }
 
 /** Top functions by self time in a .cpuprofile, in µs per tick. */
@@ -286,7 +373,7 @@ async function cli(args: string[]): Promise<void> {
   const arg = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
   const cpuProfDir = arg('--cpu-prof') ? path.resolve(arg('--cpu-prof')!) : undefined;
   const r = await runIngestOnly({
-    quick: args.includes('--quick'), cpuProfDir, subscribeAll: args.includes('--subscribe-all'),
+    quick: args.includes('--quick'), cpuProfDir, subscribeAll: args.includes('--subscribe-all'), baseline: !args.includes('--no-baseline'),
     historySize: arg('--history-size') !== undefined ? Number(arg('--history-size')) : undefined,
     rates: arg('--rates')?.split(',').map(Number), durationS: arg('--seconds') ? Number(arg('--seconds')) : undefined,
   });
@@ -294,6 +381,12 @@ async function cli(args: string[]): Promise<void> {
   console.log(cols.map((c) => c.padStart(17)).join(''));
   for (const s of r.steps) console.log(cols.map((c) => String(s[c]).padStart(17)).join(''));
   console.log(`max sustained: ${r.maxSustainedPerS} ticks/s; µs/tick at 10k: ${r.at10k?.ingesterUsPerTick ?? '-'} (one core: ${r.perCoreAt10kCostPerS ?? '-'} ticks/s at that cost); load average ${r.loadAverage.join(' ')}`);
+  if (r.relay) {
+    const rcols = ['offeredPerS', 'receivedPerS', 'sentPerS', 'relayCores', 'relayUsPerTick', 'keptUp'] as const;
+    console.log(`bare zeromq.js relay, same feed and rates:\n${rcols.map((c) => c.padStart(17)).join('')}`);
+    for (const s of r.relay.steps) console.log(rcols.map((c) => String(s[c]).padStart(17)).join(''));
+    console.log(`relay max sustained: ${r.relay.maxSustainedPerS} ticks/s; ingester/relay µs per tick at 10k: ${r.ratioToRelayAt10k ?? '-'}×`);
+  }
   if (cpuProfDir) {
     const file = fs.readdirSync(cpuProfDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(cpuProfDir, f))
       .sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0]; // the main thread's (tsx's loader thread has its own)

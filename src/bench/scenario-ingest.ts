@@ -1,7 +1,8 @@
 /**
  * The ingester alone (no gateway, no sockets): CPU per tick at 10,000 ticks/s and the highest rate
- * it keeps up with. No baseline: bare uWS has no ingester. The work is in ingest-only.ts, which
- * also runs standalone (`npx tsx src/bench/ingest-only.ts --help`).
+ * it keeps up with. Bare uWS has no ingester; the baseline here is bare-relay.ts, the same feed
+ * moved through zeromq.js with no work at all, in the same run: the floor the transport sets. The
+ * work is in ingest-only.ts, which also runs standalone (`npx tsx src/bench/ingest-only.ts`).
  */
 import { runIngestOnly } from './ingest-only.ts';
 import type { ScenarioDef } from './scenario-kit.ts';
@@ -18,6 +19,12 @@ export const ingestOnly: ScenarioDef = {
         : 'the 10,000 ticks/s step did not run',
       `kept up with up to ${r.maxSustainedPerS} ticks/s offered (load average ${r.loadAverage.map((l) => l.toFixed(1)).join(' ')})`,
     ];
+    if (r.relay) {
+      const relay10k = r.relay.at10k;
+      notes.push(relay10k
+        ? `bare zeromq.js relay on the same feed: ${relay10k.relayUsPerTick.toFixed(1)} µs per tick at 10,000 ticks/s (the ingester ${r.ratioToRelayAt10k}× that), kept up with up to ${r.relay.maxSustainedPerS} ticks/s`
+        : `bare zeromq.js relay: kept up with up to ${r.relay.maxSustainedPerS} ticks/s`);
+    }
     return { name: 'ingest-only', about: this.about, measurements: [], notes, summary: { ...r } };
   },
 };
