@@ -32,16 +32,18 @@ function value(text: string, name: string, labels: Record<string, string> = {}):
 
 test('/metrics from either worker shows the totals of what the test did', { timeout: 120_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickgate-metrics-'));
-  const [port, feed, ingest, control] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const port = await freePort();
+  // ZeroMQ on ipc:// in the test's directory: a TCP port picked free can be taken before it is bound.
+  const feed = `ipc://${dir}/feed.sock`;
   const env: NodeJS.ProcessEnv = {
     ...process.env, PORT: String(port), DATA_DIR: dir, LOG_LEVEL: 'warn', DRAIN_MS: '500', WORKERS: '2', FEED_SIMULATOR: 'off',
-    FEED_ENDPOINTS: `tcp://127.0.0.1:${feed}`, INGEST_BIND: `tcp://127.0.0.1:${ingest}`, CONTROL_BIND: `tcp://127.0.0.1:${control}`,
+    FEED_ENDPOINTS: feed, INGEST_BIND: `ipc://${dir}/ingest.sock`, CONTROL_BIND: `ipc://${dir}/control.sock`,
   };
   delete env.REDIS_URL;
   delete env.JWT_SECRET;
   const pub = new zmq.XPublisher();
   pub.sendTimeout = 0;
-  await pub.bind(`tcp://127.0.0.1:${feed}`);
+  await pub.bind(feed);
   const p = spawnStart(env);
   t.after(() => {
     p.killAll();

@@ -24,12 +24,13 @@ function killTree(pids: number[]) {
 
 test('npm start serves, streams a tick, and stops cleanly on SIGINT with no child left', { timeout: 90_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickgate-start-'));
-  const [port, feed, ingest, control] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const port = await freePort();
+  // ZeroMQ on ipc:// in the test's directory: a TCP port picked free can be taken before it is bound.
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(port), WORKERS: '2', DATA_DIR: dir, LOG_LEVEL: 'warn',
-    FEED_BIND: `tcp://127.0.0.1:${feed}`, FEED_ENDPOINTS: `tcp://127.0.0.1:${feed}`,
-    INGEST_BIND: `tcp://127.0.0.1:${ingest}`, CONTROL_BIND: `tcp://127.0.0.1:${control}`,
+    FEED_BIND: `ipc://${dir}/feed.sock`, FEED_ENDPOINTS: `ipc://${dir}/feed.sock`,
+    INGEST_BIND: `ipc://${dir}/ingest.sock`, CONTROL_BIND: `ipc://${dir}/control.sock`,
     SIM_TOKENS: '5', SIM_RATE: '200',
   };
   delete env.REDIS_URL;
@@ -82,10 +83,10 @@ test('npm start serves, streams a tick, and stops cleanly on SIGINT with no chil
 
 test('tickgate start exits 0 on SIGTERM and leaves no child behind', { timeout: 60_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickgate-start-'));
-  const [port, ingest, control] = [await freePort(), await freePort(), await freePort()];
+  const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env, PORT: String(port), WORKERS: '1', DATA_DIR: dir, LOG_LEVEL: 'warn', FEED_SIMULATOR: 'off',
-    INGEST_BIND: `tcp://127.0.0.1:${ingest}`, CONTROL_BIND: `tcp://127.0.0.1:${control}`,
+    INGEST_BIND: `ipc://${dir}/ingest.sock`, CONTROL_BIND: `ipc://${dir}/control.sock`,
   };
   delete env.REDIS_URL;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

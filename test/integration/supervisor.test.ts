@@ -18,18 +18,21 @@ const TOKEN = 256265;
 
 async function startEnv(extra: Record<string, string>) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tickgate-sup-'));
-  const [port, feed, ingest, control] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const port = await freePort();
+  // ZeroMQ on ipc:// in the test's own directory: a TCP port picked free can be taken before the
+  // role binds it (by another test file's server, or by a reconnecting peer's own ephemeral port),
+  // and then the ingester fails every start with EADDRINUSE (seen in CI).
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(port), DATA_DIR: dir, LOG_LEVEL: 'warn', DRAIN_MS: '500',
-    FEED_BIND: `tcp://127.0.0.1:${feed}`, FEED_ENDPOINTS: `tcp://127.0.0.1:${feed}`,
-    INGEST_BIND: `tcp://127.0.0.1:${ingest}`, CONTROL_BIND: `tcp://127.0.0.1:${control}`,
+    FEED_BIND: `ipc://${dir}/feed.sock`, FEED_ENDPOINTS: `ipc://${dir}/feed.sock`,
+    INGEST_BIND: `ipc://${dir}/ingest.sock`, CONTROL_BIND: `ipc://${dir}/control.sock`,
     SIM_TOKENS: '5', SIM_RATE: '200',
     ...extra,
   };
   delete env.REDIS_URL;
   delete env.JWT_SECRET;
-  return { dir, port, feed, env };
+  return { dir, port, env };
 }
 
 async function stopCleanly(p: StartProcess) {
@@ -157,10 +160,12 @@ test('a killed gateway worker or ingester is restarted while the rest keeps stre
 });
 
 test('a child that dies on every start is restarted with growing delays, not spun', { timeout: 90_000 }, async (t) => {
-  const { dir, port, feed, env } = await startEnv({ WORKERS: '1' });
-  // The feed's bind address is taken: the simulator fails at every start.
+  // The feed's bind address is taken: the simulator fails at every start. The squatter holds its
+  // port from the moment it is picked, so nothing else can take it in between.
   const squatter = net.createServer();
-  await new Promise<void>((r) => squatter.listen(feed, '127.0.0.1', r));
+  await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+  const feed = `tcp://127.0.0.1:${(squatter.address() as net.AddressInfo).port}`;
+  const { dir, port, env } = await startEnv({ WORKERS: '1', FEED_BIND: feed, FEED_ENDPOINTS: feed });
   const p = spawnStart(env);
   t.after(() => {
     p.killAll();
