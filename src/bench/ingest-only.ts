@@ -273,6 +273,8 @@ export async function runIngestOnly(opts: IngestOnlyOptions = {}): Promise<Inges
     if (opts.baseline !== false && steps.length > 0) relay = await runRelay(pubr, feedEndpoint, rates, { durationS, warmS, subscribeAll: opts.subscribeAll === true });
   } finally {
     pubr.child.send({ stop: true });
+    // Gone before this returns (a caller counting child processes must not find it).
+    if (pubr.child.exitCode === null && await Promise.race([new Promise((r) => pubr.child.once('exit', () => r(true))), sleep(5_000)]) !== true) pubr.child.kill('SIGKILL');
     redis.disconnect();
     await server.stop();
     fs.rmSync(dir, { recursive: true, force: true });
