@@ -27,6 +27,8 @@ let subscriptions = 0;
 let received = 0;
 let sent = 0;
 
+// The bench went away (Ctrl-C, a crash): no orphan relay left holding its ports.
+process.on('disconnect', () => process.exit(0));
 process.on('message', (m: { report?: boolean; stop?: boolean }) => {
   if (m.report) process.send!({ received, sent });
   if (m.stop) {

@@ -101,6 +101,8 @@ async function publisherMain(): Promise<void> {
   let next = 0;
   let owed = 0;
   let last = performance.now();
+  // The bench went away (Ctrl-C, a crash): no orphan publisher left sending.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', async (m: { bind?: string; rate?: number; report?: boolean; stop?: boolean }) => {
     if (m.bind) {
       await pub.bind(m.bind);
